@@ -1,0 +1,61 @@
+# Shared helpers for vital_tenancy's scripts. Source it; do not run it.
+# Everything here assumes Debian 12 with PostgreSQL 15 (see README "Requirements").
+
+PG_BIN=/usr/lib/postgresql/15/bin
+PG_CONFIG=/usr/bin/pg_config
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+# Runs a command as the postgres OS user when we are root (initdb refuses root).
+as_postgres() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# Installs what a fresh machine lacks: Debian packages, cargo-pgrx 0.18.1, pgrx's config.
+ensure_toolchain() {
+    local missing=() pkg
+    for pkg in postgresql-15 postgresql-server-dev-15 libclang-dev clang sudo pgbouncer; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        say "installing Debian packages: ${missing[*]}"
+        local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+    if ! cargo pgrx --version 2>/dev/null | grep -q '0\.18\.1'; then
+        say "installing cargo-pgrx 0.18.1 (about 13 minutes on 2 cores)"
+        cargo install cargo-pgrx --version 0.18.1 --locked
+    fi
+    if ! grep -qs '^pg15' "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
+        say "pointing pgrx at the system PostgreSQL 15"
+        cargo pgrx init --pg15 "$PG_CONFIG"
+    fi
+}
+
+# Builds the extension and installs it into the system PostgreSQL 15 directories.
+install_extension() {
+    local profile_flag=${1:-}
+    say "building and installing vital_tenancy ${profile_flag:-(debug)}"
+    (cd "$REPO_ROOT" && cargo pgrx install --pg-config "$PG_CONFIG" $profile_flag)
+}
+
+# start_cluster DIR PORT: a scratch cluster owned by postgres, trust auth on loopback only.
+start_cluster() {
+    local dir=$1 port=$2
+    stop_cluster "$dir"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
+    as_postgres "$PG_BIN/initdb" -D "$dir/data" -A trust -U postgres --no-instructions >/dev/null
+    as_postgres "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
+}
+
+stop_cluster() {
+    local dir=$1
+    if [ -f "$dir/data/postmaster.pid" ]; then
+        as_postgres "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+    fi
+}

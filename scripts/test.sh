@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs every test of vital_tenancy: lint, #[pg_test]s, pg_regress, integration tests.
+# Works on a fresh Debian 12 machine as root: installs what is missing first.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
+
+ensure_toolchain
+
+say "cargo fmt --check"
+cargo fmt --check
+
+say "cargo clippy"
+cargo clippy --all-targets --features "pg15 pg_test" -- -D warnings
+
+say "#[pg_test] unit tests (cargo pgrx test)"
+PGRX_TEST_DIR=/tmp/vital_pgrx_test
+rm -rf "$PGRX_TEST_DIR"; mkdir -p "$PGRX_TEST_DIR"; [ "$(id -u)" = 0 ] && chown postgres:postgres "$PGRX_TEST_DIR"
+cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_TEST_DIR/data"
+
+install_extension
+
+CLUSTER=/tmp/vital_test_cluster
+PORT=${VITAL_TEST_PORT:-55432}
+say "scratch cluster on 127.0.0.1:$PORT"
+start_cluster "$CLUSTER" "$PORT"
+trap 'stop_cluster "$CLUSTER"' EXIT
+
+say "pg_regress"
+OUT=/tmp/vital_regress_out
+rm -rf "$OUT"; mkdir -p "$OUT"
+psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -c "CREATE DATABASE vital_regress"
+TESTS=$(cd tests/pg_regress/sql && ls *.sql | sed 's/\.sql$//' | sort)
+if ! /usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
+        --use-existing --host=127.0.0.1 --port="$PORT" --user=postgres \
+        --dbname=vital_regress \
+        --inputdir=tests/pg_regress --outputdir="$OUT" \
+        --bindir=/usr/lib/postgresql/15/bin \
+        $TESTS; then
+    cat "$OUT/regression.diffs" || true
+    exit 1
+fi
+
+say "integration tests over real connections"
+VITAL_TEST_DSN="host=127.0.0.1 port=$PORT user=postgres dbname=postgres" \
+    cargo test --features "pg15 pg_test" --test '*' -- --ignored --test-threads=4
+
+say "all tests passed"

@@ -1,0 +1,46 @@
+//! Error reporting: every error vital raises carries a real SQLSTATE (never XX000),
+//! a message that names the object, and a hint where the fix is known.
+
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+
+pub use pgrx::PgSqlErrorCode as Code;
+
+/// Raises an ERROR with `code`, `message` and an optional hint. Never returns.
+#[track_caller]
+pub fn raise(code: Code, message: impl Into<String>, hint: Option<&str>) -> ! {
+    let mut report = ErrorReport::new(code, message.into(), "vital_tenancy");
+    if let Some(hint) = hint {
+        report = report.set_hint(hint.to_string());
+    }
+    report.report(PgLogLevel::ERROR);
+    unreachable!("ERROR-level reports do not return")
+}
+
+/// Unwraps an argument that must not be NULL, naming the argument in the error.
+#[track_caller]
+pub fn required<T>(value: Option<T>, function: &str, argument: &str) -> T {
+    match value {
+        Some(v) => v,
+        None => raise(
+            Code::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            format!("{function}: argument \"{argument}\" must not be NULL"),
+            None,
+        ),
+    }
+}
+
+/// Unwraps the result of an SPI call. PostgreSQL errors raised inside SPI keep their own
+/// SQLSTATE; this only catches SPI's own status failures, which are reported as
+/// external-routine errors instead of a bare internal error.
+#[track_caller]
+pub fn spi<T>(result: Result<T, pgrx::spi::SpiError>, what: &str) -> T {
+    match result {
+        Ok(v) => v,
+        Err(e) => raise(
+            Code::ERRCODE_EXTERNAL_ROUTINE_EXCEPTION,
+            format!("vital: {what} failed: {e}"),
+            None,
+        ),
+    }
+}

@@ -1,0 +1,72 @@
+//! The settings vital defines. Registered from `_PG_init`.
+//!
+//! `vital.tenant` holds the current tenant. It is a `SUSET` setting: a role that is not a
+//! superuser cannot `SET`, `SET LOCAL`, `set_config()`, `ALTER ROLE ... SET` or pass it as a
+//! startup option; only `vital.set_tenant()` / `vital.clear_tenant()` change it for them
+//! (they call `set_config_option` with superuser context after their own checks).
+//! `RESET ALL` and `DISCARD ALL` reset it to empty, which is what connection poolers rely on.
+//! The `vital` prefix is reserved so that no placeholder `vital.*` setting can be invented.
+
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use pgrx::pg_sys;
+use std::ffi::{c_char, c_void, CStr, CString};
+
+/// Name of the setting that stores the current tenant.
+pub const TENANT_GUC_NAME: &CStr = c"vital.tenant";
+
+/// The current tenant as text: NULL or empty when none is set, otherwise a uuid.
+pub static TENANT: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+
+pub fn init() {
+    unsafe {
+        GucRegistry::define_string_guc_with_hooks(
+            TENANT_GUC_NAME,
+            c"The current tenant of this session (set it with vital.set_tenant()).",
+            c"Empty means no tenant. Only superusers can SET it directly; every other role \
+              goes through vital.set_tenant(), which checks the tenant and the role's allowances.",
+            &TENANT,
+            GucContext::Suset,
+            GucFlags::DISALLOW_IN_FILE | GucFlags::DISALLOW_IN_AUTO_FILE,
+            Some(check_tenant_setting),
+            None,
+            None,
+        );
+        pg_sys::MarkGUCPrefixReserved(c"vital".as_ptr());
+    }
+}
+
+/// The raw current value without copying it: `None` when unset or empty.
+pub fn tenant_raw() -> Option<&'static [u8]> {
+    unsafe {
+        let ptr: *mut c_char = *TENANT.as_ptr();
+        if ptr.is_null() {
+            return None;
+        }
+        let bytes = CStr::from_ptr(ptr).to_bytes();
+        if bytes.is_empty() {
+            None
+        } else {
+            Some(bytes)
+        }
+    }
+}
+
+/// Accepts an empty value or a well-formed uuid; a superuser's typo must not become a tenant.
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn check_tenant_setting(
+    newval: *mut *mut c_char,
+    _extra: *mut *mut c_void,
+    _source: pg_sys::GucSource::Type,
+) -> bool {
+    unsafe {
+        if newval.is_null() || (*newval).is_null() {
+            return true;
+        }
+        let bytes = CStr::from_ptr(*newval).to_bytes();
+        if bytes.is_empty() || uuid::Uuid::try_parse_ascii(bytes).is_ok() {
+            return true;
+        }
+        pg_sys::GUC_check_errcode(pgrx::PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE as i32);
+        false
+    }
+}

@@ -1,0 +1,36 @@
+//! vital_tenancy: in-database multi-tenancy for PostgreSQL.
+//!
+//! `lib.rs` only wires the modules together; each module owns one concern.
+
+use pgrx::prelude::*;
+
+mod context;
+mod error;
+mod event_trigger;
+mod gucs;
+mod privileged;
+mod tenants;
+
+#[cfg(any(test, feature = "pg_test"))]
+mod tests;
+
+pgrx::pg_module_magic!();
+
+extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
+extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    gucs::init();
+    context::init();
+}
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}

@@ -1,0 +1,286 @@
+//! The tenant registry: `vital.tenants`, its lifecycle functions, and role allowances.
+
+use crate::error::{self, raise, required, Code};
+use crate::privileged::as_superuser;
+use pgrx::prelude::*;
+use pgrx::Uuid;
+
+/// The platform tenant: owns every row that existed before a table was registered, and its
+/// rows are shared read-only with every tenant.
+pub const PLATFORM_TENANT: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+
+pub fn platform() -> Uuid {
+    Uuid::from_bytes(PLATFORM_TENANT)
+}
+
+/// What vital knows about one tenant.
+pub struct TenantRow {
+    pub slug: String,
+    pub active: bool,
+}
+
+/// Looks a tenant up by id with vital's own rights; `None` when it does not exist.
+pub fn find(id: Uuid) -> Option<TenantRow> {
+    as_superuser(|| {
+        let row: (Option<String>, Option<String>) = error::spi(
+            Spi::connect(|client| {
+                let table = client.select(
+                    "SELECT slug, status FROM vital.tenants WHERE id = $1",
+                    Some(1),
+                    &[id.into()],
+                )?;
+                if table.is_empty() {
+                    Ok((None, None))
+                } else {
+                    table.first().get_two::<String, String>()
+                }
+            }),
+            "looking up a tenant",
+        );
+        match row {
+            (Some(slug), Some(status)) => Some(TenantRow {
+                slug,
+                active: status == "active",
+            }),
+            _ => None,
+        }
+    })
+}
+
+/// Like [`find`], but an unknown tenant is an error that names it.
+pub fn get(id: Uuid) -> TenantRow {
+    match find(id) {
+        Some(row) => row,
+        None => raise(
+            Code::ERRCODE_UNDEFINED_OBJECT,
+            format!("tenant {id} does not exist"),
+            Some("See vital.tenants for the known tenants, or create one with vital.create_tenant()."),
+        ),
+    }
+}
+
+/// Tells the tenant-context caches of every session that the registry changed; they drop
+/// their validated tenant at their next statement and look it up again.
+pub fn invalidate_caches() {
+    let relid: Option<pg_sys::Oid> = error::spi(
+        Spi::get_one("SELECT 'vital.tenants'::regclass::oid"),
+        "resolving vital.tenants",
+    );
+    if let Some(relid) = relid {
+        unsafe { pg_sys::CacheInvalidateRelcacheByRelid(relid) };
+    }
+}
+
+/// Slugs are lower-case `[a-z0-9-]`, 1 to 63 characters (they fit in an identifier).
+fn check_slug(slug: &str) {
+    let well_formed = !slug.is_empty()
+        && slug.len() <= 63
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !well_formed {
+        raise(
+            Code::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("invalid tenant slug {slug:?}"),
+            Some("A slug is 1 to 63 characters of lower-case letters, digits and '-'."),
+        );
+    }
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn platform_tenant() -> Uuid {
+    platform()
+}
+
+#[pg_extern]
+fn create_tenant(slug: Option<&str>, name: Option<&str>, id: default!(Option<Uuid>, "NULL")) -> Uuid {
+    let slug = required(slug, "vital.create_tenant", "slug");
+    let name = required(name, "vital.create_tenant", "name");
+    check_slug(slug);
+    if name.trim().is_empty() {
+        raise(
+            Code::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("tenant {slug:?} needs a non-empty name"),
+            None,
+        );
+    }
+    let id = id.unwrap_or_else(|| Uuid::from_bytes(*uuid::Uuid::new_v4().as_bytes()));
+
+    if find(id).is_some() {
+        raise(
+            Code::ERRCODE_UNIQUE_VIOLATION,
+            format!("tenant {id} already exists"),
+            Some("Pass another id, or NULL to have one generated."),
+        );
+    }
+    let slug_taken: bool = as_superuser(|| {
+        error::spi(
+            Spi::get_one_with_args(
+                "SELECT EXISTS (SELECT FROM vital.tenants WHERE slug = $1)",
+                &[slug.into()],
+            ),
+            "checking the slug",
+        )
+        .unwrap_or(false)
+    });
+    if slug_taken {
+        raise(
+            Code::ERRCODE_UNIQUE_VIOLATION,
+            format!("tenant slug {slug:?} is already taken"),
+            Some("Slugs are unique; pick another one."),
+        );
+    }
+    as_superuser(|| {
+        error::spi(
+            Spi::run_with_args(
+                "INSERT INTO vital.tenants (id, slug, name) VALUES ($1, $2, $3)",
+                &[id.into(), slug.into(), name.into()],
+            ),
+            "inserting the tenant",
+        )
+    });
+    invalidate_caches();
+    id
+}
+
+#[pg_extern(stable, parallel_safe)]
+fn tenant_id(slug: Option<&str>) -> Uuid {
+    let slug = required(slug, "vital.tenant_id", "slug");
+    let id: Option<Uuid> = as_superuser(|| {
+        error::spi(
+            Spi::connect(|client| {
+                let table = client.select(
+                    "SELECT id FROM vital.tenants WHERE slug = $1",
+                    Some(1),
+                    &[slug.into()],
+                )?;
+                if table.is_empty() {
+                    Ok(None)
+                } else {
+                    table.first().get_one::<Uuid>()
+                }
+            }),
+            "looking up a tenant by slug",
+        )
+    });
+    match id {
+        Some(id) => id,
+        None => raise(
+            Code::ERRCODE_UNDEFINED_OBJECT,
+            format!("tenant {slug:?} does not exist"),
+            Some("See vital.tenants for the known slugs."),
+        ),
+    }
+}
+
+fn set_status(function: &str, tenant: Option<Uuid>, status: &str) {
+    let tenant = required(tenant, function, "tenant");
+    get(tenant);
+    if *tenant == PLATFORM_TENANT && status != "active" {
+        raise(
+            Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!("the platform tenant {tenant} cannot be suspended"),
+            Some("The platform tenant owns the shared rows every tenant reads."),
+        );
+    }
+    as_superuser(|| {
+        error::spi(
+            Spi::run_with_args(
+                "UPDATE vital.tenants SET status = $2 WHERE id = $1",
+                &[tenant.into(), status.into()],
+            ),
+            "updating the tenant status",
+        )
+    });
+    invalidate_caches();
+}
+
+#[pg_extern]
+fn suspend_tenant(tenant: Option<Uuid>) {
+    set_status("vital.suspend_tenant", tenant, "suspended");
+}
+
+#[pg_extern]
+fn resume_tenant(tenant: Option<Uuid>) {
+    set_status("vital.resume_tenant", tenant, "active");
+}
+
+#[pg_extern(sql = "
+CREATE FUNCTION vital.allow_tenant(\"role\" regrole, tenant uuid) RETURNS void
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+")]
+fn allow_tenant(role: Option<pg_sys::Oid>, tenant: Option<Uuid>) {
+    let role = required(role, "vital.allow_tenant", "role");
+    let tenant = required(tenant, "vital.allow_tenant", "tenant");
+    check_role_exists(role);
+    get(tenant);
+    as_superuser(|| {
+        error::spi(
+            Spi::run_with_args(
+                "INSERT INTO vital.tenant_allowances (role, tenant) VALUES ($1::oid::regrole, $2) \
+             ON CONFLICT DO NOTHING",
+                &[role.into(), tenant.into()],
+            ),
+            "recording the allowance",
+        )
+    });
+}
+
+#[pg_extern(sql = "
+CREATE FUNCTION vital.disallow_tenant(\"role\" regrole, tenant uuid) RETURNS void
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+")]
+fn disallow_tenant(role: Option<pg_sys::Oid>, tenant: Option<Uuid>) {
+    let role = required(role, "vital.disallow_tenant", "role");
+    let tenant = required(tenant, "vital.disallow_tenant", "tenant");
+    check_role_exists(role);
+    get(tenant);
+    as_superuser(|| {
+        error::spi(
+            Spi::run_with_args(
+                "DELETE FROM vital.tenant_allowances WHERE role = $1::oid::regrole AND tenant = $2",
+                &[role.into(), tenant.into()],
+            ),
+            "removing the allowance",
+        )
+    });
+}
+
+fn check_role_exists(role: pg_sys::Oid) {
+    let name = unsafe { pg_sys::GetUserNameFromId(role, true) };
+    if name.is_null() {
+        raise(
+            Code::ERRCODE_UNDEFINED_OBJECT,
+            format!("role with OID {} does not exist", role.to_u32()),
+            None,
+        );
+    }
+}
+
+/// Whether `role` may use `tenant`: true when the role has no allowances at all, or has one
+/// for this tenant.
+pub fn role_may_use(role: pg_sys::Oid, tenant: Uuid) -> bool {
+    as_superuser(|| {
+        error::spi(
+            Spi::get_one_with_args::<bool>(
+                "SELECT NOT EXISTS (SELECT FROM vital.tenant_allowances WHERE role = $1::oid::regrole) \
+                     OR EXISTS (SELECT FROM vital.tenant_allowances \
+                                WHERE role = $1::oid::regrole AND tenant = $2)",
+                &[role.into(), tenant.into()],
+            ),
+            "checking tenant allowances",
+        )
+        .unwrap_or(false)
+    })
+}
+
+pub fn role_name(role: pg_sys::Oid) -> String {
+    unsafe {
+        let name = pg_sys::GetUserNameFromId(role, true);
+        if name.is_null() {
+            format!("{}", role.to_u32())
+        } else {
+            std::ffi::CStr::from_ptr(name).to_string_lossy().into_owned()
+        }
+    }
+}

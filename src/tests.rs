@@ -1,0 +1,160 @@
+//! Single-session behaviour, run inside the server by `cargo pgrx test`.
+//! Multi-session behaviour lives in `tests/` (integration tests over real connections).
+
+#[pgrx::pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+    use pgrx::Uuid;
+
+    fn one<T: pgrx::IntoDatum + pgrx::FromDatum>(sql: &str) -> Option<T> {
+        Spi::get_one::<T>(sql).expect("query failed")
+    }
+
+    /// Runs `sql` in a subtransaction and returns the SQLSTATE it failed with, or "none".
+    fn sqlstate_of(sql: &str) -> String {
+        Spi::run(&format!(
+            "DO $vital_test$ BEGIN \
+               PERFORM set_config('vital_test.sqlstate', 'none', true); \
+               BEGIN EXECUTE {}; \
+               EXCEPTION WHEN OTHERS THEN PERFORM set_config('vital_test.sqlstate', SQLSTATE, true); \
+               END; \
+             END $vital_test$",
+            pgrx::spi::quote_literal(sql)
+        ))
+        .expect("DO block failed");
+        one::<String>("SELECT current_setting('vital_test.sqlstate')").unwrap()
+    }
+
+    #[pg_test]
+    fn platform_tenant_is_created_by_create_extension() {
+        assert_eq!(
+            one::<String>("SELECT slug FROM vital.tenants WHERE id = vital.platform_tenant()").as_deref(),
+            Some("platform")
+        );
+        assert_eq!(
+            one::<Uuid>("SELECT vital.platform_tenant()").unwrap().to_string(),
+            "00000000-0000-0000-0000-000000000001"
+        );
+    }
+
+    #[pg_test]
+    fn create_tenant_then_look_it_up_by_slug() {
+        let id = one::<Uuid>("SELECT vital.create_tenant('acme', 'Acme Corp')").unwrap();
+        assert_eq!(one::<Uuid>("SELECT vital.tenant_id('acme')").unwrap(), id);
+        assert_eq!(
+            one::<String>("SELECT status FROM vital.tenants WHERE slug = 'acme'").as_deref(),
+            Some("active")
+        );
+    }
+
+    #[pg_test]
+    fn create_tenant_keeps_a_given_id() {
+        let id = one::<Uuid>(
+            "SELECT vital.create_tenant('dhs', 'Digital Health Startup', '11111111-1111-1111-1111-111111111111')",
+        )
+        .unwrap();
+        assert_eq!(id.to_string(), "11111111-1111-1111-1111-111111111111");
+    }
+
+    #[pg_test]
+    fn create_tenant_rejects_bad_input_with_sqlstates() {
+        one::<Uuid>("SELECT vital.create_tenant('taken', 'Taken')");
+        assert_eq!(
+            sqlstate_of("SELECT vital.create_tenant('taken', 'Again')"),
+            "23505"
+        );
+        assert_eq!(
+            sqlstate_of("SELECT vital.create_tenant('Bad Slug', 'x')"),
+            "22023"
+        );
+        assert_eq!(sqlstate_of("SELECT vital.create_tenant('', 'x')"), "22023");
+        assert_eq!(
+            sqlstate_of(&format!("SELECT vital.create_tenant('{}', 'x')", "a".repeat(64))),
+            "22023"
+        );
+        assert_eq!(sqlstate_of("SELECT vital.create_tenant(NULL, 'x')"), "22004");
+        assert_eq!(sqlstate_of("SELECT vital.create_tenant('ok', '  ')"), "22023");
+        assert_eq!(
+            sqlstate_of("SELECT vital.create_tenant('dup-id', 'x', '00000000-0000-0000-0000-000000000001')"),
+            "23505"
+        );
+        assert_eq!(one::<i64>("SELECT count(*) FROM vital.tenants"), Some(2));
+    }
+
+    #[pg_test]
+    fn set_tenant_makes_it_current_and_clear_removes_it() {
+        let id = one::<Uuid>("SELECT vital.create_tenant('t1', 'T1')").unwrap();
+        assert_eq!(one::<Uuid>("SELECT vital.current_tenant()"), None);
+        assert_eq!(one::<Uuid>(&format!("SELECT vital.set_tenant('{id}')")), Some(id));
+        assert_eq!(one::<Uuid>("SELECT vital.current_tenant()"), Some(id));
+        Spi::run("SELECT vital.clear_tenant()").unwrap();
+        assert_eq!(one::<Uuid>("SELECT vital.current_tenant()"), None);
+    }
+
+    #[pg_test]
+    fn failed_set_tenant_keeps_the_previous_tenant() {
+        let id = one::<Uuid>("SELECT vital.create_tenant('keep', 'Keep')").unwrap();
+        Spi::run(&format!("SELECT vital.set_tenant('{id}')")).unwrap();
+        assert_eq!(
+            sqlstate_of("SELECT vital.set_tenant('99999999-9999-9999-9999-999999999999')"),
+            "42704"
+        );
+        assert_eq!(sqlstate_of("SELECT vital.set_tenant(NULL)"), "22004");
+        assert_eq!(one::<Uuid>("SELECT vital.current_tenant()"), Some(id));
+    }
+
+    #[pg_test]
+    fn suspended_tenant_cannot_be_set_and_current_one_loses_access() {
+        let id = one::<Uuid>("SELECT vital.create_tenant('sus', 'Sus')").unwrap();
+        Spi::run(&format!("SELECT vital.set_tenant('{id}')")).unwrap();
+        Spi::run(&format!("SELECT vital.suspend_tenant('{id}')")).unwrap();
+        assert_eq!(sqlstate_of("SELECT vital.current_tenant()"), "55000");
+        assert_eq!(sqlstate_of(&format!("SELECT vital.set_tenant('{id}')")), "55000");
+        Spi::run(&format!("SELECT vital.resume_tenant('{id}')")).unwrap();
+        assert_eq!(one::<Uuid>("SELECT vital.current_tenant()"), Some(id));
+    }
+
+    #[pg_test]
+    fn platform_tenant_cannot_be_suspended() {
+        assert_eq!(
+            sqlstate_of("SELECT vital.suspend_tenant(vital.platform_tenant())"),
+            "55000"
+        );
+        assert_eq!(
+            one::<String>("SELECT status FROM vital.tenants WHERE slug = 'platform'").as_deref(),
+            Some("active")
+        );
+    }
+
+    #[pg_test]
+    fn current_tenant_is_stable_and_parallel_safe_never_immutable() {
+        assert_eq!(
+            one::<String>(
+                "SELECT provolatile::text || proparallel::text FROM pg_proc \
+                 WHERE oid = 'vital.current_tenant()'::regprocedure"
+            )
+            .as_deref(),
+            Some("ss")
+        );
+    }
+
+    #[pg_test]
+    fn empty_setting_means_no_tenant() {
+        Spi::run("SET vital.tenant = ''").unwrap();
+        assert_eq!(one::<Uuid>("SELECT vital.current_tenant()"), None);
+    }
+
+    #[pg_test]
+    fn malformed_setting_is_refused_even_for_superusers() {
+        assert_eq!(sqlstate_of("SET vital.tenant = 'not-a-uuid'"), "22023");
+    }
+
+    #[pg_test]
+    fn unknown_tenant_id_and_slug_are_errors() {
+        assert_eq!(sqlstate_of("SELECT vital.tenant_id('nobody')"), "42704");
+        assert_eq!(
+            sqlstate_of("SELECT vital.suspend_tenant('99999999-9999-9999-9999-999999999999')"),
+            "42704"
+        );
+    }
+}

@@ -1,0 +1,122 @@
+//! Shared helpers for integration tests over real connections.
+//!
+//! `scripts/test.sh` starts a scratch cluster with the extension installed and passes its
+//! address in `VITAL_TEST_DSN` (superuser). These tests are `#[ignore]`d so that
+//! `cargo pgrx test` (which runs every test target) does not run them without a cluster.
+#![allow(dead_code)]
+
+use postgres::{Client, NoTls};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub const APP_ROLE: &str = "vital_it_app";
+pub const DATABASE: &str = "vital_it";
+
+fn base_dsn() -> String {
+    std::env::var("VITAL_TEST_DSN")
+        .expect("VITAL_TEST_DSN is not set: run the integration tests through scripts/test.sh")
+}
+
+fn dsn_for(user: &str, options: &str) -> String {
+    let base: Vec<String> = base_dsn()
+        .split_whitespace()
+        .filter(|kv| !kv.starts_with("user=") && !kv.starts_with("dbname="))
+        .map(str::to_string)
+        .collect();
+    let mut dsn = format!("{} user={user} dbname={DATABASE}", base.join(" "));
+    if !options.is_empty() {
+        dsn.push_str(&format!(" options='{options}'"));
+    }
+    dsn
+}
+
+/// Creates the test database, the extension and the application role once per process.
+fn ensure_database() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let mut admin = Client::connect(&base_dsn(), NoTls).expect("connect as superuser");
+        let exists = admin
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&DATABASE])
+            .unwrap()
+            .is_some();
+        if !exists {
+            // Several test binaries may race here; losing the race is fine.
+            let _ = admin.batch_execute(&format!("CREATE DATABASE {DATABASE}"));
+        }
+        let mut db = Client::connect(&dsn_for("postgres", ""), NoTls).expect("connect to test db");
+        db.batch_execute(&format!(
+            "DO $$ BEGIN
+               IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
+                 CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+               END IF;
+             EXCEPTION WHEN unique_violation OR duplicate_object THEN NULL;
+             END $$;"
+        ))
+        .unwrap();
+        let _ = db.batch_execute("CREATE EXTENSION IF NOT EXISTS vital_tenancy");
+        // A concurrent binary may have won the race above; now it must exist.
+        let n: i64 = db
+            .query_one(
+                "SELECT count(*) FROM pg_extension WHERE extname = 'vital_tenancy'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 1, "extension vital_tenancy is not installed in {DATABASE}");
+    });
+}
+
+pub fn superuser() -> Client {
+    ensure_database();
+    Client::connect(&dsn_for("postgres", ""), NoTls).expect("connect as superuser")
+}
+
+pub fn connect_as(role: &str) -> Client {
+    ensure_database();
+    Client::connect(&dsn_for(role, ""), NoTls).unwrap_or_else(|e| panic!("connect as {role}: {e}"))
+}
+
+pub fn connect_with_options(role: &str, options: &str) -> Result<Client, postgres::Error> {
+    ensure_database();
+    Client::connect(&dsn_for(role, options), NoTls)
+}
+
+pub fn app() -> Client {
+    connect_as(APP_ROLE)
+}
+
+/// A slug no other test uses, so tests can run in parallel in one database.
+pub fn unique_slug(prefix: &str) -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Creates a tenant as superuser and returns its id as text.
+pub fn create_tenant(admin: &mut Client, prefix: &str) -> String {
+    let slug = unique_slug(prefix);
+    admin
+        .query_one("SELECT vital.create_tenant($1, $2)::text", &[&slug, &slug])
+        .unwrap()
+        .get(0)
+}
+
+/// The SQLSTATE of a failed statement, or "none" when it succeeded.
+pub fn sqlstate(result: Result<impl Sized, postgres::Error>) -> String {
+    match result {
+        Ok(_) => "none".to_string(),
+        Err(e) => e
+            .code()
+            .map(|c| c.code().to_string())
+            .unwrap_or_else(|| format!("no SQLSTATE: {e}")),
+    }
+}
+
+pub fn current_tenant(client: &mut Client) -> Option<String> {
+    client
+        .query_one("SELECT vital.current_tenant()::text", &[])
+        .unwrap()
+        .get(0)
+}
