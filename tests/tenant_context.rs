@@ -12,11 +12,13 @@ fn one_sessions_tenant_never_shows_in_another() {
     let mut s1 = app();
     let mut s2 = app();
 
-    s1.execute("SELECT vital.set_tenant($1::text::uuid)", &[&a]).unwrap();
+    s1.execute("SELECT vital.set_tenant($1::text::uuid)", &[&a])
+        .unwrap();
     assert_eq!(current_tenant(&mut s1).as_deref(), Some(a.as_str()));
     assert_eq!(current_tenant(&mut s2), None, "a fresh session has no tenant");
 
-    s2.execute("SELECT vital.set_tenant($1::text::uuid)", &[&b]).unwrap();
+    s2.execute("SELECT vital.set_tenant($1::text::uuid)", &[&b])
+        .unwrap();
     assert_eq!(current_tenant(&mut s1).as_deref(), Some(a.as_str()));
     assert_eq!(current_tenant(&mut s2).as_deref(), Some(b.as_str()));
 }
@@ -34,7 +36,8 @@ fn application_role_cannot_spoof_the_tenant_with_any_set() {
     assert_eq!(current_tenant(&mut fresh), None, "pre-load SET leaked: {early:?}");
 
     let mut s = app();
-    s.execute("SELECT vital.set_tenant($1::text::uuid)", &[&a]).unwrap();
+    s.execute("SELECT vital.set_tenant($1::text::uuid)", &[&a])
+        .unwrap();
     let attempts = [
         format!("SET vital.tenant = '{b}'"),
         format!("SET SESSION vital.tenant = '{b}'"),
@@ -74,11 +77,13 @@ fn discard_all_and_reset_all_clear_the_tenant() {
     let a = create_tenant(&mut admin, "discard");
     let mut s = app();
 
-    s.execute("SELECT vital.set_tenant($1::text::uuid)", &[&a]).unwrap();
+    s.execute("SELECT vital.set_tenant($1::text::uuid)", &[&a])
+        .unwrap();
     s.batch_execute("DISCARD ALL").unwrap();
     assert_eq!(current_tenant(&mut s), None);
 
-    s.execute("SELECT vital.set_tenant($1::text::uuid)", &[&a]).unwrap();
+    s.execute("SELECT vital.set_tenant($1::text::uuid)", &[&a])
+        .unwrap();
     s.batch_execute("RESET ALL").unwrap();
     assert_eq!(current_tenant(&mut s), None);
 }
@@ -91,7 +96,8 @@ fn transaction_scoped_tenant_ends_with_the_transaction() {
     let b = create_tenant(&mut admin, "local-b");
     let mut s = app();
 
-    s.execute("SELECT vital.set_tenant($1::text::uuid)", &[&a]).unwrap();
+    s.execute("SELECT vital.set_tenant($1::text::uuid)", &[&a])
+        .unwrap();
     let mut tx = s.transaction().unwrap();
     tx.execute("SELECT vital.set_tenant($1::text::uuid, true)", &[&b])
         .unwrap();
@@ -119,7 +125,8 @@ fn suspending_a_tenant_stops_a_session_already_in_it() {
     let mut admin = superuser();
     let a = create_tenant(&mut admin, "suspend");
     let mut s = app();
-    s.execute("SELECT vital.set_tenant($1::text::uuid)", &[&a]).unwrap();
+    s.execute("SELECT vital.set_tenant($1::text::uuid)", &[&a])
+        .unwrap();
     assert_eq!(current_tenant(&mut s).as_deref(), Some(a.as_str()));
 
     admin
@@ -156,7 +163,8 @@ fn allowances_restrict_which_tenants_a_role_may_set() {
         .unwrap();
 
     let mut s = connect_as(&role);
-    s.execute("SELECT vital.set_tenant($1::text::uuid)", &[&a]).unwrap();
+    s.execute("SELECT vital.set_tenant($1::text::uuid)", &[&a])
+        .unwrap();
     assert_eq!(
         sqlstate(s.execute("SELECT vital.set_tenant($1::text::uuid)", &[&b])),
         "42501"
@@ -184,7 +192,8 @@ fn allowances_restrict_which_tenants_a_role_may_set() {
             &[&role, &a],
         )
         .unwrap();
-    s.execute("SELECT vital.set_tenant($1::text::uuid)", &[&b]).unwrap();
+    s.execute("SELECT vital.set_tenant($1::text::uuid)", &[&b])
+        .unwrap();
     assert_eq!(current_tenant(&mut s).as_deref(), Some(b.as_str()));
 }
 
