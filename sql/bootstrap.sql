@@ -26,11 +26,38 @@ CREATE TABLE vital.tenant_allowances (
     PRIMARY KEY (role, tenant)
 );
 
--- Tables made tenant-aware by vital.register_table(). Filled by the registration module.
-CREATE TABLE vital.registered_tables (
+-- Tables made tenant-aware by vital.register_table(), and what is needed to undo it.
+-- vital.registered_tables (below) shows the public part.
+CREATE TABLE vital.registrations (
     relid         regclass    PRIMARY KEY,
     shared_reads  boolean     NOT NULL DEFAULT true,
     via           text        NOT NULL DEFAULT 'table' CHECK (via IN ('table', 'schema')),
+    registered_at timestamptz NOT NULL DEFAULT now(),
+    -- set for a partition registered through its partitioned parent
+    parent        regclass,
+    scope_unique  boolean     NOT NULL DEFAULT true,
+    -- true when vital added tenant_id; false when it reused the table's own column
+    column_added  boolean     NOT NULL,
+    -- the reused column's default and NOT NULL before registration
+    column_default_before text,
+    column_not_null_before boolean,
+    -- the index vital created, if it had to (same schema as the table)
+    index_created name,
+    rls_before    boolean     NOT NULL,
+    force_rls_before boolean  NOT NULL,
+    -- unique constraints and indexes as they were before scope_unique: [{kind, name, definition}]
+    uniques_before jsonb      NOT NULL DEFAULT '[]'::jsonb,
+    -- vital's policies as PostgreSQL deparsed them right after creating them (for the audit)
+    policy_fingerprint text   NOT NULL DEFAULT ''
+);
+
+CREATE VIEW vital.registered_tables AS
+    SELECT relid, shared_reads, via, registered_at FROM vital.registrations;
+
+-- Schemas whose tables are registered now and when they are created later.
+CREATE TABLE vital.registered_schemas (
+    nsp           regnamespace PRIMARY KEY,
+    exclude       text[]      NOT NULL DEFAULT '{}',
     registered_at timestamptz NOT NULL DEFAULT now()
 );
 
@@ -38,4 +65,5 @@ CREATE TABLE vital.registered_tables (
 SELECT pg_catalog.pg_extension_config_dump('vital.tenants',
     $$WHERE id <> '00000000-0000-0000-0000-000000000001'$$);
 SELECT pg_catalog.pg_extension_config_dump('vital.tenant_allowances', '');
-SELECT pg_catalog.pg_extension_config_dump('vital.registered_tables', '');
+SELECT pg_catalog.pg_extension_config_dump('vital.registrations', '');
+SELECT pg_catalog.pg_extension_config_dump('vital.registered_schemas', '');

@@ -1,4 +1,4 @@
--- vital_tenancy: privileges and the event trigger. Runs after every generated function.
+-- vital_tenancy: privileges and the event triggers. Runs after every generated function.
 
 -- Anyone may look; only superusers (and roles a DBA grants) may write.
 GRANT USAGE ON SCHEMA vital TO PUBLIC;
@@ -16,6 +16,16 @@ GRANT EXECUTE ON FUNCTION
     vital.tenant_id(text)
 TO PUBLIC;
 
+-- Refuses DDL that would weaken a registered table, and DROP EXTENSION while tables are registered.
 CREATE EVENT TRIGGER vital_ddl_command_start
     ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION', 'ALTER TABLE', 'DROP POLICY', 'ALTER POLICY',
+                 'DROP TRIGGER', 'ALTER TRIGGER')
     EXECUTE FUNCTION vital.ddl_command_start_guard();
+
+-- Registers new tables and partitions, keeps foreign-key guards in step, forgets dropped tables.
+CREATE EVENT TRIGGER vital_ddl_command_end
+    ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE',
+                 'DROP TABLE', 'DROP SCHEMA', 'DROP OWNED')
+    EXECUTE FUNCTION vital.ddl_command_end_handler();

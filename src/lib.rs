@@ -4,12 +4,18 @@
 
 use pgrx::prelude::*;
 
+mod catalog;
 mod context;
 mod error;
 mod event_trigger;
+mod fk_guard;
 mod gucs;
+mod policies;
 mod privileged;
+mod registration;
+mod sql;
 mod tenants;
+mod unique_scope;
 
 #[cfg(any(test, feature = "pg_test"))]
 mod tests;

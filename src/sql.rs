@@ -1,0 +1,74 @@
+//! Small helpers over pgrx's SPI: run a statement, fetch one value, fetch a column.
+//! Values are always bound as arguments; only identifiers (quoted with [`ident`] /
+//! [`qualified`]) and vital's own constants are ever written into statement text.
+
+use crate::error;
+use pgrx::datum::DatumWithOid;
+use pgrx::prelude::*;
+
+/// Runs a statement that returns nothing of interest.
+pub fn run(query: &str, args: &[DatumWithOid]) {
+    error::spi(Spi::run_with_args(query, args), "running a statement");
+}
+
+/// The first column of the first row, `None` when there is no row or the value is NULL.
+pub fn one<T: FromDatum + IntoDatum>(query: &str, args: &[DatumWithOid]) -> Option<T> {
+    error::spi(
+        Spi::connect_mut(|client| {
+            let table = client.update(query, Some(1), args)?;
+            if table.is_empty() {
+                Ok(None)
+            } else {
+                table.first().get_one::<T>()
+            }
+        }),
+        "fetching a value",
+    )
+}
+
+/// The first column of every row (NULLs skipped).
+pub fn column<T: FromDatum + IntoDatum>(query: &str, args: &[DatumWithOid]) -> Vec<T> {
+    error::spi(
+        Spi::connect_mut(|client| {
+            let table = client.update(query, None, args)?;
+            let mut out = Vec::with_capacity(table.len());
+            for row in table {
+                if let Some(v) = row.get::<T>(1)? {
+                    out.push(v);
+                }
+            }
+            Ok(out)
+        }),
+        "fetching a column",
+    )
+}
+
+/// Every row as a vector of nullable text values (for small catalog queries).
+pub fn rows_text(query: &str, args: &[DatumWithOid]) -> Vec<Vec<Option<String>>> {
+    error::spi(
+        Spi::connect_mut(|client| {
+            let table = client.update(query, None, args)?;
+            let mut out = Vec::with_capacity(table.len());
+            for row in table {
+                let n = row.columns();
+                let mut values = Vec::with_capacity(n);
+                for i in 1..=n {
+                    values.push(row.get::<String>(i)?);
+                }
+                out.push(values);
+            }
+            Ok(out)
+        }),
+        "fetching rows",
+    )
+}
+
+/// A quoted identifier.
+pub fn ident(name: &str) -> String {
+    pgrx::spi::quote_identifier(name)
+}
+
+/// A quoted schema-qualified name.
+pub fn qualified(schema: &str, name: &str) -> String {
+    format!("{}.{}", ident(schema), ident(name))
+}
