@@ -56,7 +56,11 @@ pub fn relation(oid: pg_sys::Oid) -> Option<Relation> {
 /// Like [`relation`], but a missing relation is an error.
 pub fn existing_relation(oid: pg_sys::Oid) -> Relation {
     relation(oid).unwrap_or_else(|| {
-        raise(Code::ERRCODE_UNDEFINED_TABLE, format!("relation with OID {} does not exist", oid.to_u32()), None)
+        raise(
+            Code::ERRCODE_UNDEFINED_TABLE,
+            format!("relation with OID {} does not exist", oid.to_u32()),
+            None,
+        )
     })
 }
 
@@ -86,12 +90,13 @@ pub struct TenantColumn {
     pub type_name: String,
     pub not_null: bool,
     pub default: Option<String>,
+    pub comment: Option<String>,
 }
 
 pub fn tenant_column(oid: pg_sys::Oid) -> Option<TenantColumn> {
     let rows = sql::rows_text(
         "SELECT pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull::text,
-                pg_catalog.pg_get_expr(d.adbin, d.adrelid)
+                pg_catalog.pg_get_expr(d.adbin, d.adrelid), pg_catalog.col_description(a.attrelid, a.attnum)
            FROM pg_catalog.pg_attribute a
            LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
           WHERE a.attrelid = $1 AND a.attname = 'tenant_id' AND NOT a.attisdropped AND a.attnum > 0",
@@ -102,5 +107,6 @@ pub fn tenant_column(oid: pg_sys::Oid) -> Option<TenantColumn> {
         type_name: row[0].clone().unwrap_or_default(),
         not_null: row[1].as_deref() == Some("true"),
         default: row[2].clone(),
+        comment: row[3].clone(),
     })
 }

@@ -47,7 +47,12 @@ pub fn spi<T>(result: Result<T, pgrx::spi::SpiError>, what: &str) -> T {
 
 /// Raises an ERROR with a detail line as well as an optional hint.
 #[track_caller]
-pub fn raise_with_detail(code: Code, message: impl Into<String>, detail: impl Into<String>, hint: Option<&str>) -> ! {
+pub fn raise_with_detail(
+    code: Code,
+    message: impl Into<String>,
+    detail: impl Into<String>,
+    hint: Option<&str>,
+) -> ! {
     let mut report = ErrorReport::new(code, message.into(), "vital_tenancy").set_detail(detail.into());
     if let Some(hint) = hint {
         report = report.set_hint(hint.to_string());

@@ -87,7 +87,9 @@ unsafe fn list_nodes(list: *const pg_sys::List) -> Vec<*mut pg_sys::Node> {
     }
     unsafe {
         let list = &*list;
-        (0..list.length as usize).map(|i| (*list.elements.add(i)).ptr_value as *mut pg_sys::Node).collect()
+        (0..list.length as usize)
+            .map(|i| (*list.elements.add(i)).ptr_value as *mut pg_sys::Node)
+            .collect()
     }
 }
 
@@ -144,7 +146,9 @@ unsafe fn check_vital_object(rv: *mut pg_sys::RangeVar, name: &str, what: &str) 
 }
 
 unsafe fn check_alter_table(stmt: &pg_sys::AlterTableStmt) {
-    let Some(oid) = (unsafe { registered_relation(stmt.relation) }) else { return };
+    let Some(oid) = (unsafe { registered_relation(stmt.relation) }) else {
+        return;
+    };
     for node in unsafe { list_nodes(stmt.cmds) } {
         if node.is_null() || unsafe { (*node).type_ } != pg_sys::NodeTag::T_AlterTableCmd {
             continue;
@@ -183,8 +187,10 @@ unsafe fn check_rename(stmt: &pg_sys::RenameStmt) {
 unsafe fn check_drop(stmt: &pg_sys::DropStmt) {
     match stmt.removeType {
         pg_sys::ObjectType::OBJECT_EXTENSION => {
-            let names: Vec<&str> =
-                unsafe { list_nodes(stmt.objects) }.into_iter().filter_map(|n| unsafe { string_value(n) }).collect();
+            let names: Vec<&str> = unsafe { list_nodes(stmt.objects) }
+                .into_iter()
+                .filter_map(|n| unsafe { string_value(n) })
+                .collect();
             if names.contains(&EXTENSION_NAME) {
                 refuse_drop_while_registered();
             }
@@ -193,7 +199,9 @@ unsafe fn check_drop(stmt: &pg_sys::DropStmt) {
             // Each object is a name list: [schema,] table, policy-or-trigger.
             for object in unsafe { list_nodes(stmt.objects) } {
                 let parts = unsafe { list_nodes(object as *const pg_sys::List) };
-                let Some((&last, _)) = parts.split_last() else { continue };
+                let Some((&last, _)) = parts.split_last() else {
+                    continue;
+                };
                 let name = unsafe { string_value(last) }.unwrap_or("");
                 if !is_vital_object(name) {
                     continue;
@@ -217,8 +225,11 @@ fn refuse_drop_while_registered() {
         if !registry_exists() {
             return 0;
         }
-        error::spi(Spi::get_one::<i64>("SELECT count(*) FROM vital.registrations"), "counting registered tables")
-            .unwrap_or(0)
+        error::spi(
+            Spi::get_one::<i64>("SELECT count(*) FROM vital.registrations"),
+            "counting registered tables",
+        )
+        .unwrap_or(0)
     });
     if registered > 0 {
         raise(
@@ -253,7 +264,10 @@ fn ddl_command_end_handler(fcinfo: pg_sys::FunctionCallInfo) {
             &[],
         );
         for command in commands {
-            let Some(oid) = command[0].as_deref().and_then(|s| s.parse::<u32>().ok()).map(pg_sys::Oid::from)
+            let Some(oid) = command[0]
+                .as_deref()
+                .and_then(|s| s.parse::<u32>().ok())
+                .map(pg_sys::Oid::from)
             else {
                 continue;
             };
@@ -267,7 +281,9 @@ fn ddl_command_end_handler(fcinfo: pg_sys::FunctionCallInfo) {
 /// Registers a table the command created or changed, when a registered schema or a
 /// registered partitioned parent asks for it.
 fn register_if_wanted(oid: pg_sys::Oid, tag: &str) {
-    let Some(rel) = crate::catalog::relation(oid) else { return };
+    let Some(rel) = crate::catalog::relation(oid) else {
+        return;
+    };
     if !matches!(rel.kind.as_str(), "r" | "p") || rel.persistence == "t" {
         return;
     }
@@ -282,7 +298,10 @@ fn register_if_wanted(oid: pg_sys::Oid, tag: &str) {
     }
     let creates = matches!(tag, "CREATE TABLE" | "CREATE TABLE AS" | "SELECT INTO");
     if !registered && creates && !rel.is_partition {
-        let nsp = sql::one::<pg_sys::Oid>("SELECT relnamespace FROM pg_catalog.pg_class WHERE oid = $1", &[oid.into()]);
+        let nsp = sql::one::<pg_sys::Oid>(
+            "SELECT relnamespace FROM pg_catalog.pg_class WHERE oid = $1",
+            &[oid.into()],
+        );
         if nsp.is_some_and(|nsp| registration::schema_wants(nsp, &rel.name)) {
             registration::register(oid, true, true, Via::Schema, None);
         }
@@ -306,8 +325,16 @@ fn registration_options(oid: pg_sys::Oid) -> Option<(bool, bool, Via)> {
         &[oid.into()],
     );
     let r = rows.into_iter().next()?;
-    let via = if r[2].as_deref() == Some("schema") { Via::Schema } else { Via::Table };
-    Some((r[0].as_deref() == Some("true"), r[1].as_deref() == Some("true"), via))
+    let via = if r[2].as_deref() == Some("schema") {
+        Via::Schema
+    } else {
+        Via::Table
+    };
+    Some((
+        r[0].as_deref() == Some("true"),
+        r[1].as_deref() == Some("true"),
+        via,
+    ))
 }
 
 /// Drops registry rows of tables and schemas that no longer exist.

@@ -115,7 +115,7 @@ fn foreign_key(relid: pg_sys::Oid, constraint: &str) -> Option<ForeignKey> {
            JOIN pg_catalog.pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = k.fk_att
            JOIN pg_catalog.pg_attribute pa_att ON pa_att.attrelid = c.confrelid AND pa_att.attnum = k.pk_att
           WHERE c.contype = 'f' AND c.conname = $2
-            AND c.conrelid IN (SELECT relid FROM pg_catalog.pg_partition_ancestors($1))
+            AND (c.conrelid = $1 OR c.conrelid IN (SELECT relid FROM pg_catalog.pg_partition_ancestors($1)))
           ORDER BY c.conparentid = 0, k.ord",
         &[relid.into(), constraint.into()],
     );
@@ -143,13 +143,29 @@ fn fk_guard<'a>(
         );
     };
     let relid = trigger.relid()?;
-    let Some(new_row) = trigger.new() else { return Ok(None) };
+    let Some(new_row) = trigger.new() else {
+        return Ok(None);
+    };
     let row_type = unsafe { pg_sys::get_rel_type_id(relid) };
+    // PostgreSQL leaves the key values out of the error when row-level security applies to
+    // the caller (ri_ReportViolation); so must we, or the message would differ.
+    let show_values = unsafe { pg_sys::check_enable_rls(relid, pg_sys::InvalidOid, true) }
+        != pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32;
 
     as_superuser(|| {
-        let Some(fk) = foreign_key(relid, constraint) else { return };
-        let null_checks: Vec<String> = fk.pairs.iter().map(|(c, _)| format!("($1).{c} IS NULL")).collect();
-        let matches: Vec<String> = fk.pairs.iter().map(|(c, p)| format!("p.{p} = ($1).{c}")).collect();
+        let Some(fk) = foreign_key(relid, constraint) else {
+            return;
+        };
+        let null_checks: Vec<String> = fk
+            .pairs
+            .iter()
+            .map(|(c, _)| format!("($1).{c} IS NULL"))
+            .collect();
+        let matches: Vec<String> = fk
+            .pairs
+            .iter()
+            .map(|(c, p)| format!("p.{p} = ($1).{c}"))
+            .collect();
         let query = format!(
             "SELECT {} OR EXISTS (SELECT FROM {} p WHERE {} AND p.tenant_id = ANY \
              (ARRAY[($1).tenant_id, '00000000-0000-0000-0000-000000000001'::uuid]))",
@@ -163,26 +179,31 @@ fn fk_guard<'a>(
             return;
         }
         // Same words as PostgreSQL's ri_ReportViolation for a missing row.
-        let values: Vec<String> = fk
-            .pairs
-            .iter()
-            .map(|(c, _)| format!("coalesce((($1).{c})::text, 'null')"))
-            .collect();
-        let key_values =
-            sql::one::<String>(&format!("SELECT concat_ws(', ', {})", values.join(", ")), &[row])
-                .unwrap_or_default();
+        let detail = if show_values {
+            let values: Vec<String> = fk
+                .pairs
+                .iter()
+                .map(|(c, _)| format!("coalesce((($1).{c})::text, 'null')"))
+                .collect();
+            let key_values =
+                sql::one::<String>(&format!("SELECT concat_ws(', ', {})", values.join(", ")), &[row])
+                    .unwrap_or_default();
+            format!(
+                "Key ({})=({}) is not present in table \"{}\".",
+                fk.child_columns_plain.join(", "),
+                key_values,
+                fk.parent_name
+            )
+        } else {
+            format!("Key is not present in table \"{}\".", fk.parent_name)
+        };
         raise_with_detail(
             Code::ERRCODE_FOREIGN_KEY_VIOLATION,
             format!(
                 "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
                 fk.child_name, constraint
             ),
-            format!(
-                "Key ({})=({}) is not present in table \"{}\".",
-                fk.child_columns_plain.join(", "),
-                key_values,
-                fk.parent_name
-            ),
+            detail,
             None,
         );
     });

@@ -20,12 +20,16 @@ pub const DELETE_POLICY: &str = "vital_delete";
 pub const ALL_POLICIES: [&str; 4] = [SELECT_POLICY, INSERT_POLICY, UPDATE_POLICY, DELETE_POLICY];
 
 const OWN_ROWS: &str = "tenant_id = vital.current_tenant()";
-const OWN_AND_PLATFORM_ROWS: &str = "tenant_id = ANY (ARRAY[vital.current_tenant(), vital.platform_tenant()])";
+const OWN_AND_PLATFORM_ROWS: &str =
+    "tenant_id = ANY (ARRAY[vital.current_tenant(), vital.platform_tenant()])";
 
 /// Turns row-level security on, for the owner too.
 pub fn enable_row_security(rel: &Relation) {
     sql::run(
-        &format!("ALTER TABLE {} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY", rel.qualified()),
+        &format!(
+            "ALTER TABLE {} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY",
+            rel.qualified()
+        ),
         &[],
     );
 }
@@ -47,14 +51,29 @@ pub fn restore_row_security(rel: &Relation, enabled: bool, forced: bool) {
 pub fn create_policies(rel: &Relation, shared_reads: bool) {
     drop_policies(rel);
     let table = rel.qualified();
-    let read = if shared_reads { OWN_AND_PLATFORM_ROWS } else { OWN_ROWS };
-    sql::run(&format!("CREATE POLICY {SELECT_POLICY} ON {table} FOR SELECT USING ({read})"), &[]);
-    sql::run(&format!("CREATE POLICY {INSERT_POLICY} ON {table} FOR INSERT WITH CHECK ({OWN_ROWS})"), &[]);
+    let read = if shared_reads {
+        OWN_AND_PLATFORM_ROWS
+    } else {
+        OWN_ROWS
+    };
     sql::run(
-        &format!("CREATE POLICY {UPDATE_POLICY} ON {table} FOR UPDATE USING ({OWN_ROWS}) WITH CHECK ({OWN_ROWS})"),
+        &format!("CREATE POLICY {SELECT_POLICY} ON {table} FOR SELECT USING ({read})"),
         &[],
     );
-    sql::run(&format!("CREATE POLICY {DELETE_POLICY} ON {table} FOR DELETE USING ({OWN_ROWS})"), &[]);
+    sql::run(
+        &format!("CREATE POLICY {INSERT_POLICY} ON {table} FOR INSERT WITH CHECK ({OWN_ROWS})"),
+        &[],
+    );
+    sql::run(
+        &format!(
+            "CREATE POLICY {UPDATE_POLICY} ON {table} FOR UPDATE USING ({OWN_ROWS}) WITH CHECK ({OWN_ROWS})"
+        ),
+        &[],
+    );
+    sql::run(
+        &format!("CREATE POLICY {DELETE_POLICY} ON {table} FOR DELETE USING ({OWN_ROWS})"),
+        &[],
+    );
 }
 
 pub fn drop_policies(rel: &Relation) {

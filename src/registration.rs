@@ -10,6 +10,7 @@
 //! 3. ENABLE and FORCE row-level security; 4. the four policies (`policies.rs`);
 //! 5. partitions, present (here) and future (the event trigger);
 //! 6. unique keys scoped per tenant (`unique_scope.rs`); 7. foreign-key guards (`fk_guard.rs`).
+//!
 //! Everything needed to undo it is recorded in `vital.registrations`.
 
 use crate::catalog::{self, Relation};
@@ -22,6 +23,11 @@ use pgrx::JsonB;
 use std::cell::Cell;
 
 const PLATFORM_LITERAL: &str = "'00000000-0000-0000-0000-000000000001'::uuid";
+
+/// Comment left on a `tenant_id` that vital added and `unregister_table` kept, so that a later
+/// registration knows the column is vital's and `drop_column => true` may remove it.
+const KEPT_COLUMN_COMMENT: &str =
+    "vital_tenancy: added by vital.register_table(), kept by vital.unregister_table()";
 
 thread_local! {
     static IN_VITAL_DDL: Cell<bool> = const { Cell::new(false) };
@@ -40,7 +46,9 @@ pub struct VitalDdl {
 
 impl VitalDdl {
     pub fn enter() -> Self {
-        VitalDdl { previous: IN_VITAL_DDL.with(|f| f.replace(true)) }
+        VitalDdl {
+            previous: IN_VITAL_DDL.with(|f| f.replace(true)),
+        }
     }
 }
 
@@ -90,7 +98,10 @@ fn load(oid: pg_sys::Oid) -> Option<Registration> {
     let r = rows.into_iter().next()?;
     let flag = |i: usize| r[i].as_deref() == Some("true");
     Some(Registration {
-        parent: r[0].as_deref().and_then(|s| s.parse::<u32>().ok()).map(pg_sys::Oid::from),
+        parent: r[0]
+            .as_deref()
+            .and_then(|s| s.parse::<u32>().ok())
+            .map(pg_sys::Oid::from),
         column_added: flag(1),
         column_default_before: r[2].clone(),
         column_not_null_before: r[3].as_deref().map(|s| s == "true"),
@@ -104,8 +115,11 @@ fn load(oid: pg_sys::Oid) -> Option<Registration> {
 }
 
 pub fn is_registered(oid: pg_sys::Oid) -> bool {
-    sql::one::<bool>("SELECT EXISTS (SELECT FROM vital.registrations WHERE relid = $1)", &[oid.into()])
-        .unwrap_or(false)
+    sql::one::<bool>(
+        "SELECT EXISTS (SELECT FROM vital.registrations WHERE relid = $1)",
+        &[oid.into()],
+    )
+    .unwrap_or(false)
 }
 
 /// Refuses everything that cannot be made tenant-aware, before anything is changed.
@@ -131,11 +145,18 @@ fn check_registrable(rel: &Relation) {
     if rel.persistence == "t" {
         raise(
             Code::ERRCODE_WRONG_OBJECT_TYPE,
-            format!("cannot register {}: it is a temporary table", rel.qualified()),
+            // The pg_temp_N schema name varies by backend; the table name is enough.
+            format!(
+                "cannot register {}: it is a temporary table",
+                sql::ident(&rel.name)
+            ),
             None,
         );
     }
-    if matches!(rel.schema.as_str(), "pg_catalog" | "information_schema" | "pg_toast") {
+    if matches!(
+        rel.schema.as_str(),
+        "pg_catalog" | "information_schema" | "pg_toast"
+    ) {
         raise(
             Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
             format!("cannot register {}: it is a system catalog", rel.qualified()),
@@ -145,7 +166,10 @@ fn check_registrable(rel: &Relation) {
     if rel.schema == "vital" {
         raise(
             Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
-            format!("cannot register {}: it belongs to vital_tenancy itself", rel.qualified()),
+            format!(
+                "cannot register {}: it belongs to vital_tenancy itself",
+                rel.qualified()
+            ),
             None,
         );
     }
@@ -166,13 +190,26 @@ fn ensure_tenant_column(rel: &Relation) -> (bool, Option<String>, Option<bool>) 
         }
         Some(col) if col.type_name != "uuid" => raise(
             Code::ERRCODE_DATATYPE_MISMATCH,
-            format!("cannot register {table}: its column tenant_id is of type {}, not uuid", col.type_name),
+            format!(
+                "cannot register {table}: its column tenant_id is of type {}, not uuid",
+                col.type_name
+            ),
             Some("Rename or convert the column, then register the table again."),
         ),
+        Some(col) if col.comment.as_deref() == Some(KEPT_COLUMN_COMMENT) => {
+            sql::run(&format!("COMMENT ON COLUMN {table}.tenant_id IS NULL"), &[]);
+            (true, None, None)
+        }
         Some(col) => {
             if !col.not_null {
-                sql::run(&format!("UPDATE {table} SET tenant_id = {PLATFORM_LITERAL} WHERE tenant_id IS NULL"), &[]);
-                sql::run(&format!("ALTER TABLE {table} ALTER COLUMN tenant_id SET NOT NULL"), &[]);
+                sql::run(
+                    &format!("UPDATE {table} SET tenant_id = {PLATFORM_LITERAL} WHERE tenant_id IS NULL"),
+                    &[],
+                );
+                sql::run(
+                    &format!("ALTER TABLE {table} ALTER COLUMN tenant_id SET NOT NULL"),
+                    &[],
+                );
             }
             (false, col.default, Some(col.not_null))
         }
@@ -203,7 +240,13 @@ fn ensure_tenant_index(rel: &Relation) -> Option<String> {
 }
 
 /// Registers `oid` (and its partitions). Runs as superuser with vital's DDL flag set.
-pub fn register(oid: pg_sys::Oid, shared_reads: bool, scope_unique: bool, via: Via, parent: Option<pg_sys::Oid>) {
+pub fn register(
+    oid: pg_sys::Oid,
+    shared_reads: bool,
+    scope_unique: bool,
+    via: Via,
+    parent: Option<pg_sys::Oid>,
+) {
     let rel = catalog::existing_relation(oid);
     check_registrable(&rel);
     let table = rel.qualified();
@@ -237,20 +280,37 @@ pub fn register(oid: pg_sys::Oid, shared_reads: bool, scope_unique: bool, via: V
                     // The parent's ADD COLUMN reached the partition already, or ATTACH
                     // required a matching column.
                     let col = catalog::tenant_column(oid);
-                    (false, col.as_ref().and_then(|c| c.default.clone()), col.map(|c| c.not_null))
+                    (
+                        false,
+                        col.as_ref().and_then(|c| c.default.clone()),
+                        col.map(|c| c.not_null),
+                    )
                 } else {
                     ensure_tenant_column(&rel)
                 };
                 let index = ensure_tenant_index(&rel);
-                (added, default, not_null, index, rel.row_security, rel.force_row_security)
+                (
+                    added,
+                    default,
+                    not_null,
+                    index,
+                    rel.row_security,
+                    rel.force_row_security,
+                )
             }
         };
-    sql::run(&format!("ALTER TABLE {table} ALTER COLUMN tenant_id SET DEFAULT vital.current_tenant()"), &[]);
+    sql::run(
+        &format!("ALTER TABLE {table} ALTER COLUMN tenant_id SET DEFAULT vital.current_tenant()"),
+        &[],
+    );
 
     policies::enable_row_security(&rel);
     policies::create_policies(&rel, shared_reads);
 
-    let mut uniques: Vec<OriginalUnique> = previous.as_ref().map(|p| p.uniques_before.clone()).unwrap_or_default();
+    let mut uniques: Vec<OriginalUnique> = previous
+        .as_ref()
+        .map(|p| p.uniques_before.clone())
+        .unwrap_or_default();
     let was_scoped = previous.as_ref().map(|p| p.scope_unique).unwrap_or(false);
     if scope_unique {
         uniques.extend(unique_scope::scope(&rel));
@@ -259,7 +319,10 @@ pub fn register(oid: pg_sys::Oid, shared_reads: bool, scope_unique: bool, via: V
         uniques.clear();
     }
 
-    let via_text = previous.as_ref().map(|p| p.via.clone()).unwrap_or_else(|| via.as_str().to_string());
+    let via_text = previous
+        .as_ref()
+        .map(|p| p.via.clone())
+        .unwrap_or_else(|| via.as_str().to_string());
     let uniques_json = JsonB(serde_json::to_value(&uniques).unwrap_or_default());
     sql::run(
         "INSERT INTO vital.registrations AS r
@@ -308,7 +371,9 @@ pub fn unregister(oid: pg_sys::Oid, drop_column: bool, through_parent: bool) {
         );
     };
     if let (Some(parent), false) = (reg.parent, through_parent) {
-        let parent_name = catalog::relation(parent).map(|p| p.qualified()).unwrap_or_default();
+        let parent_name = catalog::relation(parent)
+            .map(|p| p.qualified())
+            .unwrap_or_default();
         raise(
             Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             format!("{table} is registered as a partition of {parent_name}"),
@@ -332,7 +397,10 @@ pub fn unregister(oid: pg_sys::Oid, drop_column: bool, through_parent: bool) {
         unique_scope::restore(&rel, &reg.uniques_before);
     }
     if let Some(index) = &reg.index_created {
-        sql::run(&format!("DROP INDEX IF EXISTS {}", sql::qualified(&rel.schema, index)), &[]);
+        sql::run(
+            &format!("DROP INDEX IF EXISTS {}", sql::qualified(&rel.schema, index)),
+            &[],
+        );
     }
 
     if reg.parent.is_some() {
@@ -343,12 +411,25 @@ pub fn unregister(oid: pg_sys::Oid, drop_column: bool, through_parent: bool) {
             sql::run(&format!("ALTER TABLE {table} DROP COLUMN tenant_id"), &[]);
         } else {
             // Keep the column and its data; new rows belong to the platform, as before.
-            sql::run(&format!("ALTER TABLE {table} ALTER COLUMN tenant_id SET DEFAULT {PLATFORM_LITERAL}"), &[]);
+            sql::run(
+                &format!("ALTER TABLE {table} ALTER COLUMN tenant_id SET DEFAULT {PLATFORM_LITERAL}"),
+                &[],
+            );
+            sql::run(
+                &format!(
+                    "COMMENT ON COLUMN {table}.tenant_id IS {}",
+                    pgrx::spi::quote_literal(KEPT_COLUMN_COMMENT)
+                ),
+                &[],
+            );
         }
     } else {
         restore_column_default(&table, reg.column_default_before.as_deref());
         if reg.column_not_null_before == Some(false) {
-            sql::run(&format!("ALTER TABLE {table} ALTER COLUMN tenant_id DROP NOT NULL"), &[]);
+            sql::run(
+                &format!("ALTER TABLE {table} ALTER COLUMN tenant_id DROP NOT NULL"),
+                &[],
+            );
         }
         if drop_column {
             pgrx::notice!("vital: kept column tenant_id of {table}: it existed before registration");
@@ -358,8 +439,14 @@ pub fn unregister(oid: pg_sys::Oid, drop_column: bool, through_parent: bool) {
 
 fn restore_column_default(table: &str, default: Option<&str>) {
     match default {
-        Some(expr) => sql::run(&format!("ALTER TABLE {table} ALTER COLUMN tenant_id SET DEFAULT {expr}"), &[]),
-        None => sql::run(&format!("ALTER TABLE {table} ALTER COLUMN tenant_id DROP DEFAULT"), &[]),
+        Some(expr) => sql::run(
+            &format!("ALTER TABLE {table} ALTER COLUMN tenant_id SET DEFAULT {expr}"),
+            &[],
+        ),
+        None => sql::run(
+            &format!("ALTER TABLE {table} ALTER COLUMN tenant_id DROP DEFAULT"),
+            &[],
+        ),
     }
 }
 
@@ -396,10 +483,17 @@ fn unregister_table(tbl: Option<pg_sys::Oid>, drop_column: Option<bool>) {
 
 /// The schema's OID, or an error naming it.
 fn schema_oid(name: &str) -> pg_sys::Oid {
-    sql::one::<pg_sys::Oid>("SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = $1", &[name.into()])
-        .unwrap_or_else(|| {
-            raise(Code::ERRCODE_INVALID_SCHEMA_NAME, format!("schema {} does not exist", sql::ident(name)), None)
-        })
+    sql::one::<pg_sys::Oid>(
+        "SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = $1",
+        &[name.into()],
+    )
+    .unwrap_or_else(|| {
+        raise(
+            Code::ERRCODE_INVALID_SCHEMA_NAME,
+            format!("schema {} does not exist", sql::ident(name)),
+            None,
+        )
+    })
 }
 
 /// Whether tables created later in `schema` named `name` should be registered.
@@ -422,13 +516,19 @@ LANGUAGE sql VOLATILE AS 'SELECT vital.register_schema_text(sch::text, exclude)'
 ")]
 fn register_schema_text(sch: Option<&str>, exclude: Option<Vec<Option<String>>>) -> i32 {
     let sch = required(sch, "vital.register_schema", "sch");
-    let exclude: Vec<String> = required(exclude, "vital.register_schema", "exclude").into_iter().flatten().collect();
+    let exclude: Vec<String> = required(exclude, "vital.register_schema", "exclude")
+        .into_iter()
+        .flatten()
+        .collect();
     as_vital_ddl(|| {
         let nsp = schema_oid(sch);
         if matches!(sch, "pg_catalog" | "information_schema" | "pg_toast" | "vital") {
             raise(
                 Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
-                format!("cannot register schema {}: it is a system schema or vital's own", sql::ident(sch)),
+                format!(
+                    "cannot register schema {}: it is a system schema or vital's own",
+                    sql::ident(sch)
+                ),
                 None,
             );
         }

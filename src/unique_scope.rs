@@ -75,7 +75,11 @@ fn global_indexes(rel: &Relation) -> Vec<OriginalUnique> {
 fn with_leading_tenant(definition: &str, marker: &str) -> Option<String> {
     let from = definition.find(marker)? + marker.len();
     let paren = from + definition[from..].find('(')?;
-    Some(format!("{}tenant_id, {}", &definition[..=paren], &definition[paren + 1..]))
+    Some(format!(
+        "{}tenant_id, {}",
+        &definition[..=paren],
+        &definition[paren + 1..]
+    ))
 }
 
 /// Scopes every global unique key of `rel`; returns the originals, to restore later.
@@ -83,9 +87,14 @@ pub fn scope(rel: &Relation) -> Vec<OriginalUnique> {
     let table = rel.qualified();
     let mut originals = Vec::new();
     for c in global_constraints(rel) {
-        let Some(scoped) = with_leading_tenant(&c.definition, "UNIQUE") else { continue };
+        let Some(scoped) = with_leading_tenant(&c.definition, "UNIQUE") else {
+            continue;
+        };
         let name = sql::ident(&c.name);
-        sql::run(&format!("ALTER TABLE {table} DROP CONSTRAINT {name}, ADD CONSTRAINT {name} {scoped}"), &[]);
+        sql::run(
+            &format!("ALTER TABLE {table} DROP CONSTRAINT {name}, ADD CONSTRAINT {name} {scoped}"),
+            &[],
+        );
         originals.push(c);
     }
     for i in global_indexes(rel) {
@@ -97,7 +106,10 @@ pub fn scope(rel: &Relation) -> Vec<OriginalUnique> {
         else {
             continue;
         };
-        sql::run(&format!("DROP INDEX {}", sql::qualified(&rel.schema, &i.name)), &[]);
+        sql::run(
+            &format!("DROP INDEX {}", sql::qualified(&rel.schema, &i.name)),
+            &[],
+        );
         sql::run(&scoped, &[]);
         originals.push(i);
     }
@@ -119,7 +131,10 @@ pub fn restore(rel: &Relation, originals: &[OriginalUnique]) {
                 &[],
             );
         } else {
-            sql::run(&format!("DROP INDEX IF EXISTS {}", sql::qualified(&rel.schema, &o.name)), &[]);
+            sql::run(
+                &format!("DROP INDEX IF EXISTS {}", sql::qualified(&rel.schema, &o.name)),
+                &[],
+            );
             sql::run(&o.definition, &[]);
         }
     }
@@ -142,7 +157,7 @@ mod tests {
                 "CREATE UNIQUE INDEX x ON public.t USING btree (lower(name)) WHERE (a > 1)",
                 " ON public.t USING "
             )
-                .unwrap(),
+            .unwrap(),
             "CREATE UNIQUE INDEX x ON public.t USING btree (tenant_id, lower(name)) WHERE (a > 1)"
         );
     }

@@ -120,3 +120,64 @@ pub fn current_tenant(client: &mut Client) -> Option<String> {
         .unwrap()
         .get(0)
 }
+
+/// A fresh schema for one test, usable by the application role, with the app role granted
+/// everything on its tables. Returns the schema name.
+pub fn test_schema(admin: &mut Client, prefix: &str) -> String {
+    let schema = unique_slug(prefix).replace('-', "_");
+    admin
+        .batch_execute(&format!(
+            "CREATE SCHEMA {schema};
+             GRANT USAGE ON SCHEMA {schema} TO {APP_ROLE};
+             ALTER DEFAULT PRIVILEGES IN SCHEMA {schema}
+                 GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {APP_ROLE};"
+        ))
+        .unwrap();
+    schema
+}
+
+/// Everything about a table that registration may change, as one comparable text:
+/// columns, defaults, constraints, indexes, policies, triggers, RLS flags, comments.
+pub fn table_fingerprint(client: &mut Client, table: &str) -> String {
+    client
+        .query_one(
+            "SELECT concat_ws(E'\\n',
+               (SELECT string_agg(format('col %s %s %s %s %s', a.attname, format_type(a.atttypid, a.atttypmod),
+                                         a.attnotnull, pg_get_expr(d.adbin, d.adrelid),
+                                         col_description(a.attrelid, a.attnum)), E'\\n' ORDER BY a.attnum)
+                  FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                 WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped),
+               (SELECT string_agg(format('con %s %s', conname, pg_get_constraintdef(oid)), E'\\n' ORDER BY conname)
+                  FROM pg_constraint WHERE conrelid = $1::text::regclass),
+               (SELECT string_agg(format('idx %s', pg_get_indexdef(indexrelid)), E'\\n' ORDER BY indexrelid::regclass::text)
+                  FROM pg_index WHERE indrelid = $1::text::regclass),
+               (SELECT string_agg(format('pol %s %s %s', polname, pg_get_expr(polqual, polrelid),
+                                         pg_get_expr(polwithcheck, polrelid)), E'\\n' ORDER BY polname)
+                  FROM pg_policy WHERE polrelid = $1::text::regclass),
+               (SELECT string_agg(format('trg %s', tgname), E'\\n' ORDER BY tgname)
+                  FROM pg_trigger WHERE tgrelid = $1::text::regclass AND NOT tgisinternal),
+               (SELECT format('rls %s %s %s', relrowsecurity, relforcerowsecurity, obj_description(oid, 'pg_class'))
+                  FROM pg_class WHERE oid = $1::text::regclass))",
+            &[&table],
+        )
+        .unwrap()
+        .get(0)
+}
+
+/// The rows of a one-text-column query, sorted, as the client sees them.
+pub fn texts(client: &mut Client, query: &str) -> Vec<String> {
+    let mut v: Vec<String> = client
+        .query(query, &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn set_tenant(client: &mut Client, tenant: &str) {
+    client
+        .execute("SELECT vital.set_tenant($1::text::uuid)", &[&tenant])
+        .unwrap();
+}
