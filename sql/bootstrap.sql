@@ -61,9 +61,32 @@ CREATE TABLE vital.registered_schemas (
     registered_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- Compatibility objects made by vital.create_compat_view() / vital.create_compat_column().
+CREATE TABLE vital.compat_objects (
+    id            integer     GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind          text        NOT NULL CHECK (kind IN ('view', 'column')),
+    -- what applications use: 'public.business_functions' or 'public.tools.category'
+    object        text        NOT NULL,
+    -- view: the table it shows; column: the table that has the column
+    target        regclass    NOT NULL,
+    view          regclass,
+    column_name   name,
+    fk_column     name,
+    lookup        regclass,
+    label_column  name,
+    key_column    name,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    CHECK ((kind = 'view') = (view IS NOT NULL)),
+    CHECK ((kind = 'column') = (column_name IS NOT NULL AND fk_column IS NOT NULL AND lookup IS NOT NULL
+                                AND label_column IS NOT NULL AND key_column IS NOT NULL))
+);
+CREATE UNIQUE INDEX compat_objects_view ON vital.compat_objects (view) WHERE kind = 'view';
+CREATE UNIQUE INDEX compat_objects_column ON vital.compat_objects (target, column_name) WHERE kind = 'column';
+
 -- pg_dump keeps what users created; the platform row comes back with CREATE EXTENSION.
 SELECT pg_catalog.pg_extension_config_dump('vital.tenants',
     $$WHERE id <> '00000000-0000-0000-0000-000000000001'$$);
 SELECT pg_catalog.pg_extension_config_dump('vital.tenant_allowances', '');
 SELECT pg_catalog.pg_extension_config_dump('vital.registrations', '');
 SELECT pg_catalog.pg_extension_config_dump('vital.registered_schemas', '');
+SELECT pg_catalog.pg_extension_config_dump('vital.compat_objects', '');

@@ -3,7 +3,7 @@
 -- Anyone may look; only superusers (and roles a DBA grants) may write.
 GRANT USAGE ON SCHEMA vital TO PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA vital FROM PUBLIC;
-GRANT SELECT ON vital.tenants, vital.registered_tables TO PUBLIC;
+GRANT SELECT ON vital.tenants, vital.registered_tables, vital.compat_objects TO PUBLIC;
 
 -- Functions are executable by superusers only, except the tenant context and the lookups
 -- an application needs. A DBA grants the rest explicitly to an administrative role.
@@ -27,5 +27,5 @@ CREATE EVENT TRIGGER vital_ddl_command_start
 CREATE EVENT TRIGGER vital_ddl_command_end
     ON ddl_command_end
     WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE',
-                 'DROP TABLE', 'DROP SCHEMA', 'DROP OWNED')
+                 'DROP TABLE', 'DROP SCHEMA', 'DROP OWNED', 'DROP VIEW')
     EXECUTE FUNCTION vital.ddl_command_end_handler();

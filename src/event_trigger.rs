@@ -273,6 +273,9 @@ fn ddl_command_end_handler(fcinfo: pg_sys::FunctionCallInfo) {
             };
             let tag = command[1].as_deref().unwrap_or("");
             register_if_wanted(oid, tag);
+            if tag == "ALTER TABLE" {
+                crate::compat::refresh_views_of(oid);
+            }
         }
         fk_guard::sync_all();
     });
@@ -342,6 +345,13 @@ fn forget_dropped() {
     sql::run(
         "DELETE FROM vital.registrations r
           WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = r.relid::oid)",
+        &[],
+    );
+    sql::run(
+        "DELETE FROM vital.compat_objects o
+          WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = o.target::oid)
+             OR (o.view IS NOT NULL AND NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = o.view::oid))
+             OR (o.lookup IS NOT NULL AND NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = o.lookup::oid))",
         &[],
     );
     sql::run(

@@ -5,6 +5,7 @@
 use pgrx::prelude::*;
 
 mod catalog;
+mod compat;
 mod context;
 mod error;
 mod event_trigger;
@@ -23,6 +24,7 @@ mod tests;
 pgrx::pg_module_magic!();
 
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
+extension_sql_file!("../sql/compat.sql", name = "compat", requires = ["bootstrap"]);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]

@@ -41,3 +41,25 @@ pub fn as_superuser<R>(f: impl FnOnce() -> R) -> R {
         result
     }
 }
+
+/// Runs `f` with one setting changed, restored afterwards (also on error, by the abort).
+pub fn with_setting<R>(name: &str, value: &str, f: impl FnOnce() -> R) -> R {
+    let name = std::ffi::CString::new(name).expect("setting name has no NUL");
+    let value = std::ffi::CString::new(value).expect("setting value has no NUL");
+    unsafe {
+        let nest_level = pg_sys::NewGUCNestLevel();
+        pg_sys::set_config_option(
+            name.as_ptr(),
+            value.as_ptr(),
+            pg_sys::GucContext::PGC_SUSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_SAVE,
+            true,
+            0,
+            false,
+        );
+        let result = f();
+        pg_sys::AtEOXact_GUC(true, nest_level);
+        result
+    }
+}

@@ -1,0 +1,432 @@
+//! Compatibility objects for applications that expect other names:
+//! `vital.create_compat_view` / `vital.drop_compat_view` and
+//! `vital.create_compat_column` / `vital.drop_compat_column`, listed in `vital.compat_objects`.
+//!
+//! Views are `security_invoker` (a plain view runs with its owner's rights and would show every
+//! tenant's rows), simple `SELECT *` views that PostgreSQL makes insertable, updatable and
+//! deletable through to the table, with its policies applied. The event trigger re-creates
+//! them when their table gains columns (`refresh_views_of`).
+//!
+//! Columns are real text columns kept equal to a lookup table's label by the triggers in
+//! `sql/compat.sql`.
+
+use crate::catalog::{self, Relation};
+use crate::error::{raise, required, Code};
+use crate::registration::as_vital_ddl;
+use crate::sql;
+use pgrx::prelude::*;
+
+/// Splits `alias` (as SQL would: quotes respected) into schema and name; `public` by default.
+fn parse_alias(alias: &str) -> (String, String) {
+    let parts: Vec<String> =
+        sql::one::<Vec<String>>("SELECT pg_catalog.parse_ident($1)", &[alias.into()]).unwrap_or_default();
+    match parts.as_slice() {
+        [name] => ("public".to_string(), name.clone()),
+        [schema, name] => (schema.clone(), name.clone()),
+        _ => raise(
+            Code::ERRCODE_INVALID_NAME,
+            format!("invalid compat view name {alias:?}"),
+            Some("Use name or schema.name."),
+        ),
+    }
+}
+
+fn require_table(rel: &Relation, role: &str) {
+    if !matches!(rel.kind.as_str(), "r" | "p") {
+        raise(
+            Code::ERRCODE_WRONG_OBJECT_TYPE,
+            format!("{role} {} is not a table", rel.qualified()),
+            Some("Compatibility objects are made over ordinary or partitioned tables."),
+        );
+    }
+}
+
+fn relation_in(schema: &str, name: &str) -> Option<(pg_sys::Oid, String)> {
+    sql::rows_text(
+        "SELECT c.oid::text, c.relkind::text FROM pg_catalog.pg_class c
+           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = $1 AND c.relname = $2",
+        &[schema.into(), name.into()],
+    )
+    .into_iter()
+    .next()
+    .map(|r| {
+        (
+            pg_sys::Oid::from(r[0].as_deref().unwrap_or("0").parse::<u32>().unwrap_or(0)),
+            r[1].clone().unwrap_or_default(),
+        )
+    })
+}
+
+/// (Re-)creates `view` as `SELECT * FROM target`, security_invoker, owned like the table.
+fn define_view(view: &str, target: &Relation, replace: bool) {
+    let table = target.qualified();
+    sql::run(
+        &format!(
+            "CREATE {}VIEW {view} WITH (security_invoker = true) AS SELECT * FROM {table}",
+            if replace { "OR REPLACE " } else { "" }
+        ),
+        &[],
+    );
+}
+
+/// Gives the view the table's owner and the table's grants: with security_invoker the caller
+/// still needs the table's privileges and passes its policies, so this widens nothing.
+fn copy_owner_and_grants(view: &str, target: &Relation) {
+    let owner = sql::one::<String>(
+        "SELECT pg_catalog.quote_ident(r.rolname) FROM pg_catalog.pg_class c
+           JOIN pg_catalog.pg_roles r ON r.oid = c.relowner WHERE c.oid = $1",
+        &[target.oid.into()],
+    )
+    .unwrap_or_default();
+    sql::run(&format!("ALTER VIEW {view} OWNER TO {owner}"), &[]);
+    let grants = sql::rows_text(
+        "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(r.rolname) END,
+                a.privilege_type
+           FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+           LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
+          WHERE c.oid = $1 AND a.grantee <> c.relowner
+            AND a.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')",
+        &[target.oid.into()],
+    );
+    for g in grants {
+        let (grantee, privilege) = (g[0].clone().unwrap_or_default(), g[1].clone().unwrap_or_default());
+        sql::run(&format!("GRANT {privilege} ON {view} TO {grantee}"), &[]);
+    }
+}
+
+#[pg_extern(sql = "
+CREATE FUNCTION vital.create_compat_view(alias text, target regclass) RETURNS void
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+")]
+fn create_compat_view(alias: Option<&str>, target: Option<pg_sys::Oid>) {
+    let alias = required(alias, "vital.create_compat_view", "alias");
+    let target = required(target, "vital.create_compat_view", "target");
+    as_vital_ddl(|| {
+        let (schema, name) = parse_alias(alias);
+        let target = catalog::existing_relation(target);
+        require_table(&target, "target");
+        if sql::one::<bool>(
+            "SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = $1)",
+            &[schema.as_str().into()],
+        ) != Some(true)
+        {
+            raise(
+                Code::ERRCODE_INVALID_SCHEMA_NAME,
+                format!("schema {} does not exist", sql::ident(&schema)),
+                None,
+            );
+        }
+        let view = sql::qualified(&schema, &name);
+        if let Some((oid, _kind)) = relation_in(&schema, &name) {
+            let same = sql::one::<bool>(
+                "SELECT EXISTS (SELECT FROM vital.compat_objects
+                                 WHERE kind = 'view' AND view = $1::oid::regclass AND target = $2::oid::regclass)",
+                &[oid.into(), target.oid.into()],
+            );
+            if same == Some(true) {
+                return; // already there: re-running is a no-op
+            }
+            raise(
+                Code::ERRCODE_DUPLICATE_TABLE,
+                format!("cannot create compat view {view}: a relation of that name already exists"),
+                Some("Pick another alias, or drop the existing object first."),
+            );
+        }
+        define_view(&view, &target, false);
+        copy_owner_and_grants(&view, &target);
+        sql::run(
+            &format!(
+                "COMMENT ON VIEW {view} IS {}",
+                pgrx::spi::quote_literal(format!(
+                    "vital_tenancy compat view over {}; drop with vital.drop_compat_view()",
+                    target.qualified()
+                ))
+            ),
+            &[],
+        );
+        sql::run(
+            "INSERT INTO vital.compat_objects (kind, object, target, view)
+             VALUES ('view', $1, $2::oid::regclass, $3::regclass)",
+            &[view.clone().into(), target.oid.into(), view.into()],
+        );
+    });
+}
+
+#[pg_extern(sql = "
+CREATE FUNCTION vital.drop_compat_view(alias text) RETURNS void
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+")]
+fn drop_compat_view(alias: Option<&str>) {
+    let alias = required(alias, "vital.drop_compat_view", "alias");
+    as_vital_ddl(|| {
+        let (schema, name) = parse_alias(alias);
+        let view = sql::qualified(&schema, &name);
+        let known = relation_in(&schema, &name).and_then(|(oid, _)| {
+            sql::one::<i32>(
+                "SELECT id FROM vital.compat_objects WHERE kind = 'view' AND view = $1::oid::regclass",
+                &[oid.into()],
+            )
+        });
+        let Some(id) = known else {
+            raise(
+                Code::ERRCODE_UNDEFINED_OBJECT,
+                format!("{view} is not a compat view made by vital.create_compat_view()"),
+                Some("vital.compat_objects lists them."),
+            );
+        };
+        sql::run("DELETE FROM vital.compat_objects WHERE id = $1", &[id.into()]);
+        sql::run(&format!("DROP VIEW {view}"), &[]);
+    });
+}
+
+/// After DDL on `table`: compat views over it pick up columns it gained.
+pub fn refresh_views_of(table: pg_sys::Oid) {
+    let views = sql::rows_text(
+        "SELECT o.view::text FROM vital.compat_objects o
+          WHERE o.kind = 'view' AND o.target = $1::oid::regclass
+            AND (SELECT count(*) FROM pg_catalog.pg_attribute a
+                  WHERE a.attrelid = o.target AND a.attnum > 0 AND NOT a.attisdropped)
+             <> (SELECT count(*) FROM pg_catalog.pg_attribute a
+                  WHERE a.attrelid = o.view AND a.attnum > 0 AND NOT a.attisdropped)",
+        &[table.into()],
+    );
+    if views.is_empty() {
+        return;
+    }
+    let target = catalog::existing_relation(table);
+    for v in views {
+        define_view(v[0].as_deref().unwrap_or_default(), &target, true);
+    }
+}
+
+fn column_type(rel: pg_sys::Oid, column: &str) -> Option<String> {
+    sql::one::<String>(
+        "SELECT pg_catalog.format_type(atttypid, atttypmod) FROM pg_catalog.pg_attribute
+          WHERE attrelid = $1 AND attname = $2 AND attnum > 0 AND NOT attisdropped",
+        &[rel.into(), column.into()],
+    )
+}
+
+/// The lookup column `fk_col` refers to: the foreign key's referenced column, or else the
+/// lookup table's single-column primary key.
+fn referenced_key(tbl: &Relation, fk_col: &str, lookup: &Relation) -> String {
+    let via_fk = sql::one::<String>(
+        "SELECT pa.attname::text FROM pg_catalog.pg_constraint c
+           JOIN pg_catalog.pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = c.conkey[1]
+           JOIN pg_catalog.pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = c.confkey[1]
+          WHERE c.contype = 'f' AND c.conrelid = $1 AND c.confrelid = $2
+            AND array_length(c.conkey, 1) = 1 AND ca.attname = $3
+          LIMIT 1",
+        &[tbl.oid.into(), lookup.oid.into(), fk_col.into()],
+    );
+    let key = via_fk.or_else(|| {
+        sql::one::<String>(
+            "SELECT a.attname::text FROM pg_catalog.pg_index i
+               JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+              WHERE i.indrelid = $1 AND i.indisprimary AND i.indnatts = 1",
+            &[lookup.oid.into()],
+        )
+    });
+    key.unwrap_or_else(|| {
+        raise(
+            Code::ERRCODE_INVALID_FOREIGN_KEY,
+            format!(
+                "cannot tell which column of {} {}.{} refers to",
+                lookup.qualified(),
+                tbl.qualified(),
+                sql::ident(fk_col)
+            ),
+            Some("Add a foreign key from the column to the lookup table, or give the lookup table a one-column primary key."),
+        )
+    })
+}
+
+fn truncated(name: String) -> String {
+    let mut name = name;
+    while name.len() > 63 {
+        name.pop();
+    }
+    name
+}
+
+#[pg_extern(sql = "
+CREATE FUNCTION vital.create_compat_column_text(tbl regclass, col text, fk_col text, lookup regclass,
+                                                label_col text) RETURNS void
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+CREATE FUNCTION vital.create_compat_column(tbl regclass, col name, fk_col name, lookup regclass,
+                                           label_col name) RETURNS void
+LANGUAGE sql VOLATILE
+AS 'SELECT vital.create_compat_column_text(tbl, col::text, fk_col::text, lookup, label_col::text)';
+")]
+fn create_compat_column_text(
+    tbl: Option<pg_sys::Oid>,
+    col: Option<&str>,
+    fk_col: Option<&str>,
+    lookup: Option<pg_sys::Oid>,
+    label_col: Option<&str>,
+) {
+    let f = "vital.create_compat_column";
+    let (tbl, col, fk_col) = (
+        required(tbl, f, "tbl"),
+        required(col, f, "col"),
+        required(fk_col, f, "fk_col"),
+    );
+    let (lookup, label_col) = (required(lookup, f, "lookup"), required(label_col, f, "label_col"));
+    as_vital_ddl(|| {
+        let table = catalog::existing_relation(tbl);
+        let lookup = catalog::existing_relation(lookup);
+        require_table(&table, "relation");
+        require_table(&lookup, "lookup table");
+        let t = table.qualified();
+
+        let existing = sql::one::<bool>(
+            "SELECT EXISTS (SELECT FROM vital.compat_objects
+                             WHERE kind = 'column' AND target = $1::oid::regclass AND column_name = $2
+                               AND fk_column = $3 AND lookup = $4::oid::regclass AND label_column = $5)",
+            &[
+                tbl.into(),
+                col.into(),
+                fk_col.into(),
+                lookup.oid.into(),
+                label_col.into(),
+            ],
+        );
+        if existing == Some(true) {
+            return; // the same compat column already exists
+        }
+        if column_type(tbl, col).is_some() {
+            raise(
+                Code::ERRCODE_DUPLICATE_COLUMN,
+                format!("column {} of {t} already exists", sql::ident(col)),
+                Some("A compat column must have a new name."),
+            );
+        }
+        let Some(fk_type) = column_type(tbl, fk_col) else {
+            raise(
+                Code::ERRCODE_UNDEFINED_COLUMN,
+                format!("column {} of {t} does not exist", sql::ident(fk_col)),
+                None,
+            );
+        };
+        if column_type(lookup.oid, label_col).is_none() {
+            raise(
+                Code::ERRCODE_UNDEFINED_COLUMN,
+                format!(
+                    "column {} of {} does not exist",
+                    sql::ident(label_col),
+                    lookup.qualified()
+                ),
+                None,
+            );
+        }
+        let key = referenced_key(&table, fk_col, &lookup);
+        let key_type = column_type(lookup.oid, &key).unwrap_or_default();
+        if key_type != fk_type {
+            raise(
+                Code::ERRCODE_DATATYPE_MISMATCH,
+                format!(
+                    "{t}.{} is {fk_type} but {}.{} is {key_type}",
+                    sql::ident(fk_col),
+                    lookup.qualified(),
+                    sql::ident(&key)
+                ),
+                Some("The foreign-key column and the lookup key must have the same type."),
+            );
+        }
+
+        let (c, fk, label, key_q) = (
+            sql::ident(col),
+            sql::ident(fk_col),
+            sql::ident(label_col),
+            sql::ident(&key),
+        );
+        sql::run(&format!("ALTER TABLE {t} ADD COLUMN {c} text"), &[]);
+        // Backfill every tenant's rows (vital's rights bypass row-level security); user
+        // triggers stay quiet, as for any column added by a migration.
+        crate::privileged::with_setting("session_replication_role", "replica", || {
+            sql::run(
+                &format!(
+                    "UPDATE {t} t SET {c} = l.{label}::text FROM {} l WHERE l.{key_q} = t.{fk}",
+                    lookup.qualified()
+                ),
+                &[],
+            );
+        });
+        let id = sql::one::<i32>(
+            "INSERT INTO vital.compat_objects (kind, object, target, column_name, fk_column, lookup,
+                                               label_column, key_column)
+             VALUES ('column', $1, $2::oid::regclass, $3, $4, $5::oid::regclass, $6, $7) RETURNING id",
+            &[
+                format!("{t}.{c}").into(),
+                tbl.into(),
+                col.into(),
+                fk_col.into(),
+                lookup.oid.into(),
+                label_col.into(),
+                key.clone().into(),
+            ],
+        )
+        .unwrap_or_default();
+        let sync = sql::ident(&truncated(format!("vital_compat_{col}")));
+        let propagate = sql::ident(&truncated(format!("vital_compat_{}_{col}", table.name)));
+        sql::run(
+            &format!(
+                "CREATE TRIGGER {sync} BEFORE INSERT OR UPDATE ON {t}
+                 FOR EACH ROW EXECUTE FUNCTION vital.compat_column_sync('{id}')"
+            ),
+            &[],
+        );
+        sql::run(
+            &format!(
+                "CREATE TRIGGER {propagate} AFTER UPDATE OF {label} ON {}
+                 FOR EACH ROW EXECUTE FUNCTION vital.compat_label_propagate('{id}')",
+                lookup.qualified()
+            ),
+            &[],
+        );
+    });
+}
+
+#[pg_extern(sql = "
+CREATE FUNCTION vital.drop_compat_column_text(tbl regclass, col text) RETURNS void
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+CREATE FUNCTION vital.drop_compat_column(tbl regclass, col name) RETURNS void
+LANGUAGE sql VOLATILE AS 'SELECT vital.drop_compat_column_text(tbl, col::text)';
+")]
+fn drop_compat_column_text(tbl: Option<pg_sys::Oid>, col: Option<&str>) {
+    let tbl = required(tbl, "vital.drop_compat_column", "tbl");
+    let col = required(col, "vital.drop_compat_column", "col");
+    as_vital_ddl(|| {
+        let table = catalog::existing_relation(tbl);
+        let t = table.qualified();
+        let rows = sql::rows_text(
+            "SELECT id::text, lookup::text FROM vital.compat_objects
+              WHERE kind = 'column' AND target = $1::oid::regclass AND column_name = $2",
+            &[tbl.into(), col.into()],
+        );
+        let Some(row) = rows.into_iter().next() else {
+            raise(
+                Code::ERRCODE_UNDEFINED_OBJECT,
+                format!(
+                    "column {} of {t} is not a compat column made by vital.create_compat_column()",
+                    sql::ident(col)
+                ),
+                Some("vital.compat_objects lists them."),
+            );
+        };
+        let (id, lookup) = (
+            row[0].clone().unwrap_or_default(),
+            row[1].clone().unwrap_or_default(),
+        );
+        let sync = sql::ident(&truncated(format!("vital_compat_{col}")));
+        let propagate = sql::ident(&truncated(format!("vital_compat_{}_{col}", table.name)));
+        sql::run(&format!("DROP TRIGGER IF EXISTS {sync} ON {t}"), &[]);
+        sql::run(&format!("DROP TRIGGER IF EXISTS {propagate} ON {lookup}"), &[]);
+        sql::run(&format!("ALTER TABLE {t} DROP COLUMN {}", sql::ident(col)), &[]);
+        sql::run(
+            "DELETE FROM vital.compat_objects WHERE id = $1::int",
+            &[id.into()],
+        );
+    });
+}
