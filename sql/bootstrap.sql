@@ -83,6 +83,18 @@ CREATE TABLE vital.compat_objects (
 CREATE UNIQUE INDEX compat_objects_view ON vital.compat_objects (view) WHERE kind = 'view';
 CREATE UNIQUE INDEX compat_objects_column ON vital.compat_objects (target, column_name) WHERE kind = 'column';
 
+-- Which source row each clone came from, per target tenant: makes clone_for_tenant idempotent
+-- and lets later clones point at earlier ones. Keys are the primary keys as jsonb objects.
+CREATE TABLE vital.clone_map (
+    relid       regclass    NOT NULL,
+    target      uuid        NOT NULL REFERENCES vital.tenants (id) ON DELETE CASCADE,
+    source      uuid        NOT NULL REFERENCES vital.tenants (id) ON DELETE CASCADE,
+    source_key  jsonb       NOT NULL,
+    clone_key   jsonb       NOT NULL,
+    cloned_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (relid, target, source_key)
+);
+
 -- pg_dump keeps what users created; the platform row comes back with CREATE EXTENSION.
 SELECT pg_catalog.pg_extension_config_dump('vital.tenants',
     $$WHERE id <> '00000000-0000-0000-0000-000000000001'$$);
@@ -90,3 +102,4 @@ SELECT pg_catalog.pg_extension_config_dump('vital.tenant_allowances', '');
 SELECT pg_catalog.pg_extension_config_dump('vital.registrations', '');
 SELECT pg_catalog.pg_extension_config_dump('vital.registered_schemas', '');
 SELECT pg_catalog.pg_extension_config_dump('vital.compat_objects', '');
+SELECT pg_catalog.pg_extension_config_dump('vital.clone_map', '');

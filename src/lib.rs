@@ -5,12 +5,14 @@
 use pgrx::prelude::*;
 
 mod catalog;
+mod cloning;
 mod compat;
 mod context;
 mod error;
 mod event_trigger;
 mod fk_guard;
 mod gucs;
+mod lifecycle;
 mod policies;
 mod privileged;
 mod registration;

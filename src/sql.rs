@@ -72,3 +72,11 @@ pub fn ident(name: &str) -> String {
 pub fn qualified(schema: &str, name: &str) -> String {
     format!("{}.{}", ident(schema), ident(name))
 }
+
+/// Runs a data-modifying statement and returns how many rows it processed.
+pub fn execute_count(query: &str, args: &[DatumWithOid]) -> u64 {
+    error::spi(
+        Spi::connect_mut(|client| client.update(query, None, args).map(|t| t.len() as u64)),
+        "running a statement",
+    )
+}

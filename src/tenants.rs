@@ -88,7 +88,7 @@ fn check_slug(slug: &str) {
 }
 
 #[pg_extern(immutable, parallel_safe)]
-fn platform_tenant() -> Uuid {
+pub fn platform_tenant() -> Uuid {
     platform()
 }
 

@@ -5,7 +5,6 @@
 
 use crate::catalog::Relation;
 use crate::sql;
-use pgrx::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// One unique constraint or index as it was before vital scoped it.

@@ -1,0 +1,365 @@
+//! `vital.clone_for_tenant`: copy a source tenant's rows of a registered table (platform
+//! templates by default) into a target tenant, with new primary keys and references remapped.
+//!
+//! One set-based statement per call: a MATERIALIZED CTE picks the source rows not yet cloned
+//! into the target and computes each copy (defaults and identities re-evaluated for the key,
+//! single-column foreign keys remapped through `vital.clone_map` to clones made earlier);
+//! the copies and their source→clone entries are inserted from it. A second statement points
+//! self-references at clones made in the same call. `vital.clone_map` makes it idempotent.
+//!
+//! The filter runs with vital's rights, so it is checked first with PostgreSQL's own parser
+//! and analyzer: one boolean expression over the table's columns — no subqueries, no other
+//! tables, no volatile functions, nothing after it.
+
+use crate::catalog::{self, Relation};
+use crate::error::{raise, required, Code};
+use crate::privileged::as_superuser;
+use crate::tenants;
+// Named in `requires` below: clone_for_tenant's default calls vital.platform_tenant().
+use crate::sql;
+#[allow(unused_imports)]
+use crate::tenants::platform_tenant;
+use pgrx::prelude::*;
+use pgrx::Uuid;
+use std::ffi::CString;
+
+/// A NOTICE reports clones at least this large.
+const NOTICE_ROWS: u64 = 10_000;
+
+struct Column {
+    name: String,
+    type_name: String,
+    identity: bool,
+    generated: bool,
+    default: Option<String>,
+    in_primary_key: bool,
+}
+
+fn columns(rel: &Relation) -> Vec<Column> {
+    sql::rows_text(
+        "SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod),
+                (a.attidentity <> '')::text, (a.attgenerated <> '')::text,
+                pg_catalog.pg_get_expr(d.adbin, d.adrelid),
+                EXISTS (SELECT FROM pg_catalog.pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary
+                                                         AND a.attnum = ANY (i.indkey::int2[]))::text
+           FROM pg_catalog.pg_attribute a
+           LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+          WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
+          ORDER BY a.attnum",
+        &[rel.oid.into()],
+    )
+    .into_iter()
+    .map(|r| Column {
+        name: r[0].clone().unwrap_or_default(),
+        type_name: r[1].clone().unwrap_or_default(),
+        identity: r[2].as_deref() == Some("true"),
+        generated: r[3].as_deref() == Some("true"),
+        default: r[4].clone(),
+        in_primary_key: r[5].as_deref() == Some("true"),
+    })
+    .collect()
+}
+
+/// A single-column foreign key to a table's single-column primary key: remappable.
+struct Reference {
+    column: String,
+    parent: pg_sys::Oid,
+    parent_key: String,
+}
+
+fn references(rel: &Relation) -> Vec<Reference> {
+    sql::rows_text(
+        "SELECT ca.attname::text, c.confrelid::oid::text, pa.attname::text
+           FROM pg_catalog.pg_constraint c
+           JOIN pg_catalog.pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = c.conkey[1]
+           JOIN pg_catalog.pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = c.confkey[1]
+           JOIN pg_catalog.pg_index i ON i.indrelid = c.confrelid AND i.indisprimary AND i.indnatts = 1
+                                     AND i.indkey[0] = c.confkey[1]
+          WHERE c.contype = 'f' AND c.conrelid = $1 AND c.conparentid = 0 AND array_length(c.conkey, 1) = 1
+          ORDER BY c.conname",
+        &[rel.oid.into()],
+    )
+    .into_iter()
+    .map(|r| Reference {
+        column: r[0].clone().unwrap_or_default(),
+        parent: pg_sys::Oid::from(r[1].as_deref().unwrap_or("0").parse::<u32>().unwrap_or(0)),
+        parent_key: r[2].clone().unwrap_or_default(),
+    })
+    .collect()
+}
+
+fn bad_filter(message: &str) -> ! {
+    raise(
+        Code::ERRCODE_INVALID_PARAMETER_VALUE,
+        format!("invalid clone filter: {message}"),
+        Some("The filter is one boolean expression over the source table's columns, e.g. category = 'Regulatory'."),
+    )
+}
+
+/// Parses and analyzes `SELECT FROM table s WHERE (filter)` and refuses anything but a plain
+/// boolean expression over that one table.
+fn check_filter(rel: &Relation, filter: &str) {
+    // The newline keeps a trailing `--` comment from swallowing the closing parenthesis.
+    let probe = format!("SELECT FROM {} s WHERE ({}\n)", rel.qualified(), filter);
+    let probe_c = CString::new(probe).unwrap_or_else(|_| bad_filter("it contains a NUL byte"));
+    unsafe {
+        let statements = pg_sys::raw_parser(probe_c.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT);
+        if statements.is_null() || (*statements).length != 1 {
+            bad_filter("it must not end one statement and start another");
+        }
+        let raw = (*(*statements).elements).ptr_value as *mut pg_sys::RawStmt;
+        let select = (*raw).stmt as *const pg_sys::SelectStmt;
+        if select.is_null() || (*select).type_ != pg_sys::NodeTag::T_SelectStmt {
+            bad_filter("it is not an expression");
+        }
+        let s = &*select;
+        let simple = s.op == pg_sys::SetOperation::SETOP_NONE
+            && s.withClause.is_null()
+            && s.sortClause.is_null()
+            && s.limitCount.is_null()
+            && s.limitOffset.is_null()
+            && s.lockingClause.is_null()
+            && s.groupClause.is_null()
+            && s.havingClause.is_null()
+            && s.windowClause.is_null()
+            && s.distinctClause.is_null()
+            && s.intoClause.is_null()
+            && !s.fromClause.is_null()
+            && (*s.fromClause).length == 1;
+        if !simple {
+            bad_filter("it must be a single boolean expression, without clauses of its own");
+        }
+        let queries = pg_sys::pg_analyze_and_rewrite_fixedparams(
+            raw,
+            probe_c.as_ptr(),
+            std::ptr::null(),
+            0,
+            std::ptr::null_mut(),
+        );
+        if queries.is_null() || (*queries).length != 1 {
+            bad_filter("it must read only the source table");
+        }
+        let query = &*((*(*queries).elements).ptr_value as *const pg_sys::Query);
+        if query.hasSubLinks {
+            bad_filter("subqueries are not allowed");
+        }
+        if query.rtable.is_null() || (*query.rtable).length != 1 {
+            bad_filter("it must read only the source table");
+        }
+        if !query.jointree.is_null() && pg_sys::contain_volatile_functions((*query.jointree).quals) {
+            bad_filter("volatile functions are not allowed");
+        }
+    }
+}
+
+fn tenant_usable_as_target(target: Uuid) {
+    let row = tenants::get(target);
+    if !row.active {
+        raise(
+            Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!(
+                "cannot clone into tenant \"{}\" ({target}): it is suspended",
+                row.slug
+            ),
+            Some("Resume it with vital.resume_tenant() first."),
+        );
+    }
+}
+
+fn check_registered_table(rel: &Relation) {
+    let top_level = sql::one::<bool>(
+        "SELECT parent IS NULL FROM vital.registrations WHERE relid = $1",
+        &[rel.oid.into()],
+    );
+    match top_level {
+        Some(true) => {}
+        Some(false) => raise(
+            Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!(
+                "cannot clone {}: it is a partition; clone its partitioned table",
+                rel.qualified()
+            ),
+            None,
+        ),
+        None => raise(
+            Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!(
+                "cannot clone {}: it is not registered with vital",
+                rel.qualified()
+            ),
+            Some("Register it with vital.register_table() first."),
+        ),
+    }
+}
+
+fn json_key(columns: &[&Column], row_alias: &str) -> String {
+    let parts: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            format!(
+                "{}, {row_alias}.{}",
+                pgrx::spi::quote_literal(&c.name),
+                sql::ident(&c.name)
+            )
+        })
+        .collect();
+    format!("jsonb_build_object({})", parts.join(", "))
+}
+
+/// Clones and returns the number of rows created. Runs as superuser.
+fn clone_rows(target: Uuid, rel: &Relation, filter: Option<&str>, source: Uuid) -> u64 {
+    let cols = columns(rel);
+    let key_cols: Vec<&Column> = cols.iter().filter(|c| c.in_primary_key).collect();
+    if key_cols.is_empty() {
+        raise(
+            Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!("cannot clone {}: it has no primary key", rel.qualified()),
+            Some("vital remembers clones by primary key; add one."),
+        );
+    }
+    let refs = references(rel);
+    let table = rel.qualified();
+
+    let mut joins = Vec::new();
+    let mut select_list = vec![format!("{} AS vital_source_key", json_key(&key_cols, "s"))];
+    let mut insert_cols = Vec::new();
+    let mut picked_cols = Vec::new();
+    for (i, c) in cols.iter().enumerate() {
+        if c.generated || c.name == "tenant_id" {
+            continue;
+        }
+        let ident = sql::ident(&c.name);
+        let reference = refs.iter().enumerate().find(|(_, r)| r.column == c.name);
+        let expr = if let Some((j, r)) = reference {
+            // A reference to a row already cloned into the target points at the clone.
+            joins.push(format!(
+                "LEFT JOIN vital.clone_map r{j} ON r{j}.relid = '{}'::oid::regclass AND r{j}.target = $1 \
+                 AND r{j}.source_key = jsonb_build_object({}, s.{ident})",
+                r.parent.to_u32(),
+                pgrx::spi::quote_literal(&r.parent_key)
+            ));
+            format!(
+                "COALESCE((r{j}.clone_key ->> {})::{}, s.{ident})",
+                pgrx::spi::quote_literal(&r.parent_key),
+                c.type_name
+            )
+        } else if c.identity {
+            let seq = sql::one::<String>(
+                "SELECT pg_catalog.pg_get_serial_sequence($1, $2)",
+                &[table.clone().into(), c.name.clone().into()],
+            )
+            .unwrap_or_default();
+            format!("nextval({}::regclass)", pgrx::spi::quote_literal(seq))
+        } else if c.in_primary_key {
+            match &c.default {
+                Some(default) => default.clone(),
+                None => raise(
+                    Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    format!("cannot clone {table}: primary key column {ident} has no default to give copies new keys"),
+                    Some("Give the key a default (identity, serial or gen_random_uuid())."),
+                ),
+            }
+        } else {
+            format!("s.{ident}")
+        };
+        select_list.push(format!("{expr} AS vital_c{i}"));
+        insert_cols.push(ident);
+        picked_cols.push(format!("vital_c{i}"));
+    }
+    let clone_key_parts: Vec<String> = key_cols
+        .iter()
+        .map(|k| {
+            let i = cols.iter().position(|c| c.name == k.name).unwrap_or_default();
+            format!("{}, vital_c{i}", pgrx::spi::quote_literal(&k.name))
+        })
+        .collect();
+    let filter_sql = filter.map(|f| format!(" AND ({f}\n)")).unwrap_or_default();
+
+    let statement = format!(
+        "WITH picked AS MATERIALIZED (
+            SELECT {select}
+              FROM {table} s {joins}
+             WHERE s.tenant_id = $2{filter_sql}
+               AND NOT EXISTS (SELECT FROM vital.clone_map m
+                                WHERE m.relid = $3::oid::regclass AND m.target = $1
+                                  AND m.source_key = {source_key})
+         ), mapped AS (
+            INSERT INTO vital.clone_map (relid, target, source, source_key, clone_key)
+            SELECT $3::oid::regclass, $1, $2, vital_source_key, jsonb_build_object({clone_key}) FROM picked
+         )
+         INSERT INTO {table} ({insert_cols}, tenant_id) OVERRIDING SYSTEM VALUE
+         SELECT {picked_cols}, $1 FROM picked",
+        select = select_list.join(", "),
+        joins = joins.join(" "),
+        source_key = json_key(&key_cols, "s"),
+        clone_key = clone_key_parts.join(", "),
+        insert_cols = insert_cols.join(", "),
+        picked_cols = picked_cols.join(", "),
+    );
+    let created = sql::execute_count(&statement, &[target.into(), source.into(), rel.oid.into()]);
+
+    // Self-references: rows cloned in this call point at each other's clones.
+    for r in refs.iter().filter(|r| r.parent == rel.oid) {
+        let column = sql::ident(&r.column);
+        let type_name = cols
+            .iter()
+            .find(|c| c.name == r.column)
+            .map(|c| c.type_name.clone())
+            .unwrap_or_default();
+        sql::run(
+            &format!(
+                "UPDATE {table} c SET {column} = (m.clone_key ->> {key})::{type_name}
+                   FROM vital.clone_map m
+                  WHERE c.tenant_id = $1 AND m.relid = $2::oid::regclass AND m.target = $1
+                    AND m.source_key = jsonb_build_object({key}, c.{column})",
+                key = pgrx::spi::quote_literal(&r.parent_key)
+            ),
+            &[target.into(), rel.oid.into()],
+        );
+    }
+    created
+}
+
+#[pg_extern(
+    sql = "
+CREATE FUNCTION vital.clone_for_tenant(target uuid, source_table regclass, filter text DEFAULT NULL,
+                                       source uuid DEFAULT vital.platform_tenant())
+RETURNS bigint LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+",
+    requires = [platform_tenant]
+)]
+fn clone_for_tenant(
+    target: Option<Uuid>,
+    source_table: Option<pg_sys::Oid>,
+    filter: Option<&str>,
+    source: Option<Uuid>,
+) -> i64 {
+    let target = required(target, "vital.clone_for_tenant", "target");
+    let source_table = required(source_table, "vital.clone_for_tenant", "source_table");
+    let source = required(source, "vital.clone_for_tenant", "source");
+    if *target == *source {
+        raise(
+            Code::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("cannot clone tenant {source}'s rows into itself"),
+            Some("Pass another target tenant."),
+        );
+    }
+    as_superuser(|| {
+        tenant_usable_as_target(target);
+        tenants::get(source);
+        let rel = catalog::existing_relation(source_table);
+        check_registered_table(&rel);
+        let filter = filter.filter(|f| !f.trim().is_empty());
+        if let Some(f) = filter {
+            check_filter(&rel, f);
+        }
+        let created = clone_rows(target, &rel, filter, source);
+        if created >= NOTICE_ROWS {
+            pgrx::notice!(
+                "vital: cloned {created} rows of {} into tenant {target}",
+                rel.qualified()
+            );
+        }
+        created as i64
+    })
+}
