@@ -140,7 +140,7 @@ pub fn restore(rel: &Relation, originals: &[OriginalUnique]) {
 }
 
 #[cfg(any(test, feature = "pg_test"))]
-#[pg_schema]
+#[pgrx::pg_schema]
 mod tests {
     use super::with_leading_tenant;
     use pgrx::prelude::*;
