@@ -45,4 +45,8 @@ say "integration tests over real connections"
 VITAL_TEST_DSN="host=127.0.0.1 port=$PORT user=postgres dbname=postgres" \
     cargo test --features "pg15 pg_test" --test '*' -- --ignored --test-threads=4
 
+say "benchmark smoke run (tiny data; the real run is ./bench/run.sh)"
+stop_cluster "$CLUSTER"
+./bench/run.sh --smoke
+
 say "all tests passed"

@@ -4,8 +4,8 @@
 //! One set-based statement per call: a MATERIALIZED CTE picks the source rows not yet cloned
 //! into the target and computes each copy (defaults and identities re-evaluated for the key,
 //! single-column foreign keys remapped through `vital.clone_map` to clones made earlier);
-//! the copies and their source→clone entries are inserted from it. A second statement points
-//! self-references at clones made in the same call. `vital.clone_map` makes it idempotent.
+//! the copies and their source→clone entries are inserted from it; a self-reference to a row
+//! copied by the same statement takes the copy's new key. `vital.clone_map` makes it idempotent.
 //!
 //! The filter runs with vital's rights, so it is checked first with PostgreSQL's own parser
 //! and analyzer: one boolean expression over the table's columns — no subqueries, no other
@@ -224,6 +224,11 @@ fn clone_rows(target: Uuid, rel: &Relation, filter: Option<&str>, source: Uuid) 
     let mut select_list = vec![format!("{} AS vital_source_key", json_key(&key_cols, "s"))];
     let mut insert_cols = Vec::new();
     let mut picked_cols = Vec::new();
+    // Final values: the picked ones, except that a self-reference to a row cloned in this very
+    // statement takes that row's new key (its `picked` twin, joined below).
+    let mut final_cols = Vec::new();
+    let mut self_joins = Vec::new();
+    let key_index = |name: &str| cols.iter().position(|c| c.name == name).unwrap_or_default();
     for (i, c) in cols.iter().enumerate() {
         if c.generated || c.name == "tenant_id" {
             continue;
@@ -265,6 +270,19 @@ fn clone_rows(target: Uuid, rel: &Relation, filter: Option<&str>, source: Uuid) 
         select_list.push(format!("{expr} AS vital_c{i}"));
         insert_cols.push(ident);
         picked_cols.push(format!("vital_c{i}"));
+        match reference {
+            Some((j, r)) if r.parent == rel.oid => {
+                self_joins.push(format!(
+                    "LEFT JOIN picked q{j} ON q{j}.vital_source_key = jsonb_build_object({}, p.vital_c{i})",
+                    pgrx::spi::quote_literal(&r.parent_key)
+                ));
+                final_cols.push(format!(
+                    "COALESCE(q{j}.vital_c{}, p.vital_c{i}) AS vital_c{i}",
+                    key_index(&r.parent_key)
+                ));
+            }
+            _ => final_cols.push(format!("p.vital_c{i}")),
+        }
     }
     let clone_key_parts: Vec<String> = key_cols
         .iter()
@@ -283,41 +301,29 @@ fn clone_rows(target: Uuid, rel: &Relation, filter: Option<&str>, source: Uuid) 
                AND NOT EXISTS (SELECT FROM vital.clone_map m
                                 WHERE m.relid = $3::oid::regclass AND m.target = $1
                                   AND m.source_key = {source_key})
+         ), finals AS (
+            SELECT p.vital_source_key, {final_cols} FROM picked p {self_joins}
+         ), usable AS (
+            -- A copy whose key would equal its source's (a key made only of references to rows
+            -- that were not cloned) would be the source row again: it is skipped.
+            SELECT *, jsonb_build_object({clone_key}) AS vital_clone_key FROM finals
+             WHERE jsonb_build_object({clone_key}) IS DISTINCT FROM vital_source_key
          ), mapped AS (
             INSERT INTO vital.clone_map (relid, target, source, source_key, clone_key)
-            SELECT $3::oid::regclass, $1, $2, vital_source_key, jsonb_build_object({clone_key}) FROM picked
+            SELECT $3::oid::regclass, $1, $2, vital_source_key, vital_clone_key FROM usable
          )
          INSERT INTO {table} ({insert_cols}, tenant_id) OVERRIDING SYSTEM VALUE
-         SELECT {picked_cols}, $1 FROM picked",
+         SELECT {picked_cols}, $1 FROM usable",
         select = select_list.join(", "),
         joins = joins.join(" "),
         source_key = json_key(&key_cols, "s"),
         clone_key = clone_key_parts.join(", "),
         insert_cols = insert_cols.join(", "),
         picked_cols = picked_cols.join(", "),
+        final_cols = final_cols.join(", "),
+        self_joins = self_joins.join(" "),
     );
-    let created = sql::execute_count(&statement, &[target.into(), source.into(), rel.oid.into()]);
-
-    // Self-references: rows cloned in this call point at each other's clones.
-    for r in refs.iter().filter(|r| r.parent == rel.oid) {
-        let column = sql::ident(&r.column);
-        let type_name = cols
-            .iter()
-            .find(|c| c.name == r.column)
-            .map(|c| c.type_name.clone())
-            .unwrap_or_default();
-        sql::run(
-            &format!(
-                "UPDATE {table} c SET {column} = (m.clone_key ->> {key})::{type_name}
-                   FROM vital.clone_map m
-                  WHERE c.tenant_id = $1 AND m.relid = $2::oid::regclass AND m.target = $1
-                    AND m.source_key = jsonb_build_object({key}, c.{column})",
-                key = pgrx::spi::quote_literal(&r.parent_key)
-            ),
-            &[target.into(), rel.oid.into()],
-        );
-    }
-    created
+    sql::execute_count(&statement, &[target.into(), source.into(), rel.oid.into()])
 }
 
 #[pg_extern(

@@ -23,6 +23,14 @@ thread_local! {
     /// The tenant `current_tenant()` last found active; cleared by any relcache reset or
     /// invalidation, which is how registry changes reach us.
     static VALIDATED: Cell<Option<[u8; 16]>> = const { Cell::new(None) };
+    /// Bumped by every relcache invalidation: per-backend caches built from the catalogs
+    /// (the foreign-key guards' plans) compare it with the generation they were built in.
+    static CACHE_GENERATION: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The current generation of catalog-derived caches (see `CACHE_GENERATION`).
+pub fn cache_generation() -> u64 {
+    CACHE_GENERATION.with(|g| g.get())
 }
 
 pub fn init() {
@@ -36,6 +44,7 @@ unsafe extern "C-unwind" fn forget_validated_tenant(_arg: pg_sys::Datum, _relid:
     // Any relcache invalidation drops the cache: cheap (one lookup at the next call) and it
     // cannot miss an invalidation for vital.tenants, whatever its OID after a restore.
     VALIDATED.with(|v| v.set(None));
+    CACHE_GENERATION.with(|g| g.set(g.get().wrapping_add(1)));
 }
 
 /// Checks that `tenant` exists and is active, naming it in the error otherwise.

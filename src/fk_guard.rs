@@ -9,10 +9,15 @@
 //! is named `vital_fk_guard_<constraint>` so it fires after PostgreSQL's `RI_ConstraintTrigger_*`.
 
 use crate::error::{self, raise_with_detail, Code};
-use crate::privileged::as_superuser;
+use crate::privileged::as_superuser_no_search_path;
 use crate::sql;
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
+use pgrx::spi::OwnedPreparedStatement;
+use pgrx::PgOid;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 
 const TRIGGER_PREFIX: &str = "vital_fk_guard_";
 
@@ -94,26 +99,38 @@ pub fn sync_all() {
     }
 }
 
-/// What the guard needs to know about one foreign key.
-struct ForeignKey {
+/// What the guard needs to know about one foreign key, with its check prepared once per
+/// backend (plans are re-made after any relcache invalidation: see `context::cache_generation`).
+struct Guard {
+    generation: u64,
     child_name: String,
     parent_name: String,
-    parent: String,
-    /// (child column, parent column), quoted, in key order.
-    pairs: Vec<(String, String)>,
     child_columns_plain: Vec<String>,
+    /// `SELECT <key is null> OR EXISTS (<same-tenant-or-platform parent row>)`, $1 = the row.
+    check: OwnedPreparedStatement,
+    /// `SELECT concat_ws(', ', <key values as text>)`, $1 = the row; for the error detail.
+    key_text: String,
 }
 
-fn foreign_key(relid: pg_sys::Oid, constraint: &str) -> Option<ForeignKey> {
+thread_local! {
+    static GUARDS: RefCell<HashMap<(u32, String), Rc<Guard>>> = RefCell::new(HashMap::new());
+}
+
+/// Builds the guard for `constraint` as seen from `relid` (a partition sees its parent's key).
+/// Every name and operator in the statements is schema-qualified, so they mean the same under
+/// any search_path, including when PostgreSQL re-plans them later.
+fn build_guard(relid: pg_sys::Oid, constraint: &str, row_type: pg_sys::Oid) -> Option<Guard> {
     let rows = sql::rows_text(
         "SELECT ch.relname::text, pa.relname::text, c.confrelid::regclass::text,
-                pg_catalog.quote_ident(ca.attname), pg_catalog.quote_ident(pa_att.attname), ca.attname::text
+                pg_catalog.quote_ident(ca.attname), pg_catalog.quote_ident(pa_att.attname), ca.attname::text,
+                pg_catalog.quote_ident(o.oprnamespace::regnamespace::text) || '.' || o.oprname
            FROM pg_catalog.pg_constraint c
            JOIN pg_catalog.pg_class ch ON ch.oid = $1
            JOIN pg_catalog.pg_class pa ON pa.oid = c.confrelid
-           CROSS JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY k(fk_att, pk_att, ord)
+           CROSS JOIN LATERAL unnest(c.conkey, c.confkey, c.conpfeqop) WITH ORDINALITY k(fk_att, pk_att, op, ord)
            JOIN pg_catalog.pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = k.fk_att
            JOIN pg_catalog.pg_attribute pa_att ON pa_att.attrelid = c.confrelid AND pa_att.attnum = k.pk_att
+           JOIN pg_catalog.pg_operator o ON o.oid = k.op
           WHERE c.contype = 'f' AND c.conname = $2
             AND (c.conrelid = $1 OR c.conrelid IN (SELECT relid FROM pg_catalog.pg_partition_ancestors($1)))
           ORDER BY c.conparentid = 0, k.ord",
@@ -121,13 +138,59 @@ fn foreign_key(relid: pg_sys::Oid, constraint: &str) -> Option<ForeignKey> {
     );
     let first = rows.first()?;
     let text = |r: &Vec<Option<String>>, i: usize| r[i].clone().unwrap_or_default();
-    Some(ForeignKey {
+    let parent = text(first, 2);
+    let null_checks: Vec<String> = rows
+        .iter()
+        .map(|r| format!("($1).{} IS NULL", text(r, 3)))
+        .collect();
+    let matches: Vec<String> = rows
+        .iter()
+        .map(|r| format!("p.{} OPERATOR({}) ($1).{}", text(r, 4), text(r, 6), text(r, 3)))
+        .collect();
+    let check_sql = format!(
+        "SELECT {} OR EXISTS (SELECT FROM {parent} p WHERE {} AND p.tenant_id OPERATOR(pg_catalog.=) ANY \
+         (ARRAY[($1).tenant_id, '00000000-0000-0000-0000-000000000001'::pg_catalog.uuid]))",
+        null_checks.join(" OR "),
+        matches.join(" AND ")
+    );
+    let values: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "pg_catalog.coalesce((($1).{})::pg_catalog.text, 'null')",
+                text(r, 3)
+            )
+        })
+        .collect();
+    let check = error::spi(
+        Spi::connect(|client| {
+            client
+                .prepare(check_sql.as_str(), &[PgOid::from(row_type)])
+                .map(|p| p.keep())
+        }),
+        "preparing the foreign-key guard",
+    );
+    Some(Guard {
+        generation: crate::context::cache_generation(),
         child_name: text(first, 0),
         parent_name: text(first, 1),
-        parent: text(first, 2),
-        pairs: rows.iter().map(|r| (text(r, 3), text(r, 4))).collect(),
         child_columns_plain: rows.iter().map(|r| text(r, 5)).collect(),
+        check,
+        key_text: format!("SELECT pg_catalog.concat_ws(', ', {})", values.join(", ")),
     })
+}
+
+fn guard_for(relid: pg_sys::Oid, constraint: &str, row_type: pg_sys::Oid) -> Option<Rc<Guard>> {
+    let key = (relid.to_u32(), constraint.to_string());
+    let generation = crate::context::cache_generation();
+    if let Some(g) = GUARDS.with(|m| m.borrow().get(&key).cloned()) {
+        if g.generation == generation {
+            return Some(g);
+        }
+    }
+    let guard = Rc::new(build_guard(relid, constraint, row_type)?);
+    GUARDS.with(|m| m.borrow_mut().insert(key, guard.clone()));
+    Some(guard)
 }
 
 #[pg_trigger]
@@ -152,56 +215,43 @@ fn fk_guard<'a>(
     let show_values = unsafe { pg_sys::check_enable_rls(relid, pg_sys::InvalidOid, true) }
         != pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32;
 
-    as_superuser(|| {
-        let Some(fk) = foreign_key(relid, constraint) else {
+    // The parent row is looked for with vital's rights: row-level security must not hide a
+    // platform row from the check, nor may the check depend on the session's tenant.
+    as_superuser_no_search_path(|| {
+        let Some(guard) = guard_for(relid, constraint, row_type) else {
             return;
         };
-        let null_checks: Vec<String> = fk
-            .pairs
-            .iter()
-            .map(|(c, _)| format!("($1).{c} IS NULL"))
-            .collect();
-        let matches: Vec<String> = fk
-            .pairs
-            .iter()
-            .map(|(c, p)| format!("p.{p} = ($1).{c}"))
-            .collect();
-        let query = format!(
-            "SELECT {} OR EXISTS (SELECT FROM {} p WHERE {} AND p.tenant_id = ANY \
-             (ARRAY[($1).tenant_id, '00000000-0000-0000-0000-000000000001'::uuid]))",
-            null_checks.join(" OR "),
-            fk.parent,
-            matches.join(" AND ")
-        );
         let row = unsafe { DatumWithOid::new(new_row, row_type) };
-        let accepted = sql::one::<bool>(&query, std::slice::from_ref(&row)).unwrap_or(false);
+        let accepted = error::spi(
+            Spi::connect(|client| {
+                client
+                    .select(&guard.check, Some(1), std::slice::from_ref(&row))?
+                    .first()
+                    .get_one::<bool>()
+            }),
+            "running the foreign-key guard",
+        )
+        .unwrap_or(false);
         if accepted {
             return;
         }
         // Same words as PostgreSQL's ri_ReportViolation for a missing row.
         let detail = if show_values {
-            let values: Vec<String> = fk
-                .pairs
-                .iter()
-                .map(|(c, _)| format!("coalesce((($1).{c})::text, 'null')"))
-                .collect();
-            let key_values =
-                sql::one::<String>(&format!("SELECT concat_ws(', ', {})", values.join(", ")), &[row])
-                    .unwrap_or_default();
+            let key_values = sql::one::<String>(&guard.key_text, &[row]).unwrap_or_default();
             format!(
                 "Key ({})=({}) is not present in table \"{}\".",
-                fk.child_columns_plain.join(", "),
+                guard.child_columns_plain.join(", "),
                 key_values,
-                fk.parent_name
+                guard.parent_name
             )
         } else {
-            format!("Key is not present in table \"{}\".", fk.parent_name)
+            format!("Key is not present in table \"{}\".", guard.parent_name)
         };
         raise_with_detail(
             Code::ERRCODE_FOREIGN_KEY_VIOLATION,
             format!(
                 "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
-                fk.child_name, constraint
+                guard.child_name, constraint
             ),
             detail,
             None,

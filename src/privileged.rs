@@ -42,6 +42,23 @@ pub fn as_superuser<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
+/// Runs `f` as the bootstrap superuser, leaving `search_path` alone: only for statements whose
+/// every name and operator is schema-qualified (the foreign-key guard, on every row written).
+pub fn as_superuser_no_search_path<R>(f: impl FnOnce() -> R) -> R {
+    unsafe {
+        let mut saved_user = pg_sys::InvalidOid;
+        let mut saved_context: std::ffi::c_int = 0;
+        pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
+        pg_sys::SetUserIdAndSecContext(
+            pg_sys::Oid::from(pg_sys::BOOTSTRAP_SUPERUSERID),
+            saved_context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as std::ffi::c_int,
+        );
+        let result = f();
+        pg_sys::SetUserIdAndSecContext(saved_user, saved_context);
+        result
+    }
+}
+
 /// Runs `f` with one setting changed, restored afterwards (also on error, by the abort).
 pub fn with_setting<R>(name: &str, value: &str, f: impl FnOnce() -> R) -> R {
     let name = std::ffi::CString::new(name).expect("setting name has no NUL");

@@ -33,7 +33,8 @@ SELECT vital.clone_for_tenant('11111111-1111-1111-1111-111111111111', 'agents',
                               $$business_function = 'Regulatory Affairs'$$);
 SELECT vital.clone_for_tenant('11111111-1111-1111-1111-111111111111', 'agent_tools',
                               $$agent_id IN (1, 2, 3)$$);
--- Again: nothing new.
+-- Again: nothing new. (Links of agents the startup did not get would be copies of the
+-- platform's own links, and are skipped.)
 SELECT vital.clone_for_tenant('11111111-1111-1111-1111-111111111111', 'tools', $$category = 'Regulatory'$$);
 SELECT vital.clone_for_tenant('11111111-1111-1111-1111-111111111111', 'agent_tools');
 
@@ -41,7 +42,7 @@ SELECT vital.clone_for_tenant('11111111-1111-1111-1111-111111111111', 'agent_too
 -- copies (parent agents, agents and tools of links).
 SELECT a.name, a.id > 4 AS new_key, p.name AS parent, p.tenant_id = a.tenant_id AS parent_is_own
 FROM agents a LEFT JOIN agents p ON p.id = a.parent_id
-WHERE a.tenant_id = '11111111-1111-1111-1111-111111111111' ORDER BY a.id;
+WHERE a.tenant_id = '11111111-1111-1111-1111-111111111111' ORDER BY a.name;
 SELECT a.name AS agent, t.name AS tool,
        a.tenant_id = l.tenant_id AS agent_is_own, t.tenant_id = l.tenant_id AS tool_is_own
 FROM agent_tools l JOIN agents a ON a.id = l.agent_id JOIN tools t ON t.id = l.tool_id
