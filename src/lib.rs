@@ -27,6 +27,11 @@ pgrx::pg_module_magic!();
 
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 extension_sql_file!("../sql/compat.sql", name = "compat", requires = ["bootstrap"]);
+extension_sql_file!(
+    "../sql/audit.sql",
+    name = "audit",
+    requires = ["bootstrap", fk_guard::fk_guard]
+);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]

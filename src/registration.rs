@@ -271,7 +271,8 @@ pub fn register(
                 p.column_added,
                 p.column_default_before.clone(),
                 p.column_not_null_before,
-                p.index_created.clone(),
+                // Registering again repairs a dropped tenant index.
+                ensure_tenant_index(&rel).or_else(|| p.index_created.clone()),
                 p.rls_before,
                 p.force_rls_before,
             ),
@@ -331,7 +332,7 @@ pub fn register(
          VALUES ($1::oid::regclass, $2, $3, $4::oid::regclass, $5, $6, $7, $8, $9, $10, $11, $12)
          ON CONFLICT (relid) DO UPDATE
             SET shared_reads = EXCLUDED.shared_reads, scope_unique = EXCLUDED.scope_unique,
-                uniques_before = EXCLUDED.uniques_before",
+                uniques_before = EXCLUDED.uniques_before, index_created = EXCLUDED.index_created",
         &[
             oid.into(),
             shared_reads.into(),
