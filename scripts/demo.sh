@@ -1,28 +1,42 @@
 #!/usr/bin/env bash
-# The main job: builds vital_tenancy, starts a scratch PostgreSQL 15 cluster of its own
-# (never the system one), and runs the VITAL demo in it. Leaves the cluster running so you
-# can look around; prints how to connect and how to stop it.
+# The main job: the VITAL migration on a scratch PostgreSQL 15 cluster of its own.
+# Installs what is missing, builds and installs vital_tenancy, starts the cluster (never the
+# system one), loads the pre-migration VITAL database, runs the four migration phases with
+# their checks, and shows what each tenant app sees. Leaves the cluster running.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 
 CLUSTER=${VITAL_DEMO_DIR:-/tmp/vital_demo_cluster}
 PORT=${VITAL_DEMO_PORT:-55433}
-DB=vital
+export PGHOST=127.0.0.1 PGPORT=$PORT PGUSER=postgres PGDATABASE=vital
 
 ensure_toolchain
 install_extension
 say "starting a scratch PostgreSQL 15 cluster in $CLUSTER on 127.0.0.1:$PORT"
 start_cluster "$CLUSTER" "$PORT"
-PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres)
-"${PSQL[@]}" -d postgres -c "CREATE DATABASE $DB"
+psql -X -q -d postgres -c "CREATE DATABASE vital"
 
-say "installing the extension and the VITAL tenants"
-"${PSQL[@]}" -d "$DB" -f examples/demo.sql
+say "loading the pre-migration VITAL database (single-tenant: no tenant_id anywhere)"
+psql -X -q -v ON_ERROR_STOP=1 -c "CREATE EXTENSION vital_tenancy" \
+     -f examples/vital/schema.sql -f examples/vital/seed.sql
+psql -X -q -At -f examples/vital/fingerprint.sql | tee "$CLUSTER/fingerprint-before.txt"
+
+say "the migration, phase by phase (each phase is applied, then verified)"
+examples/vital/migrate.sh apply all
+
+say "what each tenant app sees"
+psql -X -q -f examples/vital/show_tenants.sql
 
 cat <<MSG
 
-The cluster is still running.
-  connect:  psql -h 127.0.0.1 -p $PORT -U postgres $DB
-  stop it:  runuser -u postgres -- $PG_BIN/pg_ctl -D $CLUSTER/data stop
+The migrated database is still running.
+  connect as the DBA:         psql -h 127.0.0.1 -p $PORT -U postgres vital
+  connect as a tenant app:    psql -h 127.0.0.1 -p $PORT -U vital_app_dhs vital
+                              then SELECT vital.set_tenant('11111111-1111-1111-1111-111111111111');
+  roll back (phases 4 to 1):  PGHOST=127.0.0.1 PGPORT=$PORT PGUSER=postgres PGDATABASE=vital \\
+                              examples/vital/migrate.sh rollback all
+  compare with the start:     psql -h 127.0.0.1 -p $PORT -U postgres -At -f examples/vital/fingerprint.sql vital
+                              (before: $CLUSTER/fingerprint-before.txt)
+  stop the cluster:           runuser -u postgres -- $PG_BIN/pg_ctl -D $CLUSTER/data stop
 MSG

@@ -95,6 +95,17 @@ fn copy_owner_and_grants(view: &str, target: &Relation) {
     }
 }
 
+fn comment_view(view: &str, target: &Relation) {
+    let comment = format!(
+        "vital_tenancy compat view over {}; drop with vital.drop_compat_view()",
+        target.qualified()
+    );
+    sql::run(
+        &format!("COMMENT ON VIEW {view} IS {}", pgrx::spi::quote_literal(comment)),
+        &[],
+    );
+}
+
 #[pg_extern(sql = "
 CREATE FUNCTION vital.create_compat_view(alias text, target regclass) RETURNS void
 LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
@@ -135,16 +146,7 @@ fn create_compat_view(alias: Option<&str>, target: Option<pg_sys::Oid>) {
         }
         define_view(&view, &target, false);
         copy_owner_and_grants(&view, &target);
-        sql::run(
-            &format!(
-                "COMMENT ON VIEW {view} IS {}",
-                pgrx::spi::quote_literal(format!(
-                    "vital_tenancy compat view over {}; drop with vital.drop_compat_view()",
-                    target.qualified()
-                ))
-            ),
-            &[],
-        );
+        comment_view(&view, &target);
         sql::run(
             "INSERT INTO vital.compat_objects (kind, object, target, view)
              VALUES ('view', $1, $2::oid::regclass, $3::regclass)",
@@ -198,6 +200,32 @@ pub fn refresh_views_of(table: pg_sys::Oid) {
     for v in views {
         define_view(v[0].as_deref().unwrap_or_default(), &target, true);
     }
+}
+
+/// Runs `f` (which drops columns of `table`) with the compat views over `table` taken off
+/// and put back afterwards: a view's columns cannot be dropped in place. The views come back
+/// with the same names, owner, grants and comment, and keep their `vital.compat_objects` rows.
+pub fn with_views_detached<R>(table: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
+    let views = sql::rows_text(
+        "SELECT id::text, view::text FROM vital.compat_objects WHERE kind = 'view' AND target = $1::oid::regclass",
+        &[table.into()],
+    );
+    for v in &views {
+        sql::run(&format!("DROP VIEW {}", v[1].as_deref().unwrap_or_default()), &[]);
+    }
+    let result = f();
+    let target = catalog::existing_relation(table);
+    for v in &views {
+        let (id, view) = (v[0].clone().unwrap_or_default(), v[1].clone().unwrap_or_default());
+        define_view(&view, &target, false);
+        copy_owner_and_grants(&view, &target);
+        comment_view(&view, &target);
+        sql::run(
+            "UPDATE vital.compat_objects SET view = $2::regclass WHERE id = $1::int",
+            &[id.into(), view.into()],
+        );
+    }
+    result
 }
 
 fn column_type(rel: pg_sys::Oid, column: &str) -> Option<String> {

@@ -358,6 +358,8 @@ pub fn register(
             register(part, shared_reads, scope_unique, via, Some(oid));
         }
     }
+    // Compat views over the table show tenant_id too (the event trigger skips vital's own DDL).
+    crate::compat::refresh_views_of(oid);
 }
 
 /// Undoes a registration exactly (partitions first).
@@ -409,7 +411,9 @@ pub fn unregister(oid: pg_sys::Oid, drop_column: bool, through_parent: bool) {
         restore_column_default(&table, reg.column_default_before.as_deref());
     } else if reg.column_added {
         if drop_column {
-            sql::run(&format!("ALTER TABLE {table} DROP COLUMN tenant_id"), &[]);
+            crate::compat::with_views_detached(oid, || {
+                sql::run(&format!("ALTER TABLE {table} DROP COLUMN tenant_id"), &[]);
+            });
         } else {
             // Keep the column and its data; new rows belong to the platform, as before.
             sql::run(
