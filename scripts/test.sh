@@ -45,6 +45,9 @@ say "integration tests over real connections"
 VITAL_TEST_DSN="host=127.0.0.1 port=$PORT user=postgres dbname=postgres" \
     cargo test --features "pg15 pg_test" --test '*' -- --ignored --test-threads=4
 
+say "the VITAL migration: apply, tenant views, rollback, fingerprints, a differently-shaped database"
+PGHOST=127.0.0.1 PGPORT="$PORT" PGUSER=postgres tests/migration/run.sh
+
 say "benchmark smoke run (tiny data; the real run is ./bench/run.sh)"
 stop_cluster "$CLUSTER"
 ./bench/run.sh --smoke

@@ -16,9 +16,12 @@ INSERT INTO vital_migration_tenants VALUES
      '{Research,Chemistry,Safety & Pharmacovigilance,Regulatory Intelligence}',
      '{Drug Development,Pharmacovigilance,Regulatory Affairs,Medical Affairs}');
 DELETE FROM vital_migration_tenants WHERE :'tenant' <> 'all' AND slug <> :'tenant';
-SELECT CASE WHEN count(*) = 0 THEN 'phase 4: unknown tenant ' || :'tenant' END AS error
-  FROM vital_migration_tenants \gset
-\if :{?error}
-\echo :error
-\quit 3
-\endif
+SELECT set_config('vital_migration.tenant', :'tenant', false) \g /dev/null
+DO $check$
+BEGIN
+    IF NOT EXISTS (SELECT FROM vital_migration_tenants) THEN
+        RAISE EXCEPTION 'phase 4: unknown tenant %', current_setting('vital_migration.tenant')
+              USING HINT = 'Use all, digital-health-startup or pharmaceuticals.';
+    END IF;
+END
+$check$;

@@ -1,0 +1,2 @@
+-- Without the optional knowledge table.
+DROP TABLE knowledge;
