@@ -108,9 +108,16 @@ SELECT DISTINCT 'warning', p.oid::regprocedure::text,
   FROM pg_proc p
   JOIN pg_namespace n ON n.oid = p.pronamespace
   JOIN registered reg ON (
+           -- SQL-standard bodies record what they read ...
            EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
                                              AND d.refobjid = reg.oid)
-        OR p.prosrc ~* ('\m' || (SELECT relname FROM pg_class WHERE oid = reg.oid) || '\M'))
+           -- ... other bodies are searched for the table's name: schema-qualified, or bare when
+           -- the table is in the function's own schema or in public.
+        OR EXISTS (SELECT FROM pg_class c JOIN pg_namespace tn ON tn.oid = c.relnamespace
+                    WHERE c.oid = reg.oid
+                      AND (p.prosrc ~* ('\m' || tn.nspname || '"?\."?' || c.relname || '\M')
+                           OR (p.prosrc ~* ('\m' || c.relname || '\M')
+                               AND tn.oid IN (p.pronamespace, 'public'::regnamespace)))))
  WHERE p.prosecdef AND n.nspname NOT IN ('vital', 'pg_catalog', 'information_schema')
 UNION ALL
 SELECT 'warning', format('%s: %s', reg.name, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END),

@@ -16,7 +16,7 @@ fn base_dsn() -> String {
         .expect("VITAL_TEST_DSN is not set: run the integration tests through scripts/test.sh")
 }
 
-fn dsn_for(user: &str, options: &str) -> String {
+pub fn dsn_for(user: &str, options: &str) -> String {
     let base: Vec<String> = base_dsn()
         .split_whitespace()
         .filter(|kv| !kv.starts_with("user=") && !kv.starts_with("dbname="))
@@ -180,4 +180,36 @@ pub fn set_tenant(client: &mut Client, tenant: &str) {
     client
         .execute("SELECT vital.set_tenant($1::text::uuid)", &[&tenant])
         .unwrap();
+}
+
+/// A connection whose NOTICE messages are collected, for tests that watch what functions see.
+pub fn connect_collecting_notices(role: &str) -> (Client, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    ensure_database();
+    let notices = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = notices.clone();
+    let mut config: postgres::Config = dsn_for(role, "").parse().expect("a valid DSN");
+    config.notice_callback(move |n| sink.lock().unwrap().push(n.message().to_string()));
+    (config.connect(NoTls).expect("connect"), notices)
+}
+
+/// Registered table `<schema>.notes(id int PRIMARY KEY, body text)` with one row per tenant
+/// given (body = "<label> note") plus one platform row ("platform note"); the app role may
+/// read and write it.
+pub fn notes_table(admin: &mut Client, schema: &str, shared_reads: bool, tenants: &[(&str, &str)]) {
+    admin
+        .batch_execute(&format!(
+            "CREATE TABLE {schema}.notes (id int PRIMARY KEY, body text);
+             INSERT INTO {schema}.notes VALUES (1, 'platform note');
+             SELECT vital.register_table('{schema}.notes', shared_reads => {shared_reads});"
+        ))
+        .unwrap();
+    for (i, (tenant, label)) in tenants.iter().enumerate() {
+        admin
+            .batch_execute(&format!(
+                "BEGIN; SELECT vital.set_tenant('{tenant}', true);
+                 INSERT INTO {schema}.notes VALUES ({}, '{label} note'); COMMIT;",
+                i + 2
+            ))
+            .unwrap();
+    }
 }
