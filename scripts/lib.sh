@@ -60,3 +60,47 @@ stop_cluster() {
         as_postgres "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
     fi
 }
+
+# start_pgbouncer DIR PORT BACKEND_PORT: pgbouncer on loopback in transaction pooling mode, in
+# front of the scratch cluster, for the pooler tests. Two pools: vital_it (4 server
+# connections) and vital_it_single (1, to make the session-level hazard deterministic).
+start_pgbouncer() {
+    local dir=$1 port=$2 backend=$3
+    stop_pgbouncer "$dir"
+    rm -rf "$dir"; mkdir -p "$dir"
+    cat > "$dir/pgbouncer.ini" <<INI
+[databases]
+vital_it = host=127.0.0.1 port=$backend dbname=vital_it pool_size=4
+vital_it_single = host=127.0.0.1 port=$backend dbname=vital_it pool_size=1
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir =
+auth_type = trust
+auth_file = $dir/users.txt
+pool_mode = transaction
+max_client_conn = 200
+default_pool_size = 4
+ignore_startup_parameters = extra_float_digits,options
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+INI
+    printf '"vital_it_app" ""\n"postgres" ""\n' > "$dir/users.txt"
+    [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$dir"
+    as_postgres /usr/sbin/pgbouncer -d "$dir/pgbouncer.ini"
+    for _ in $(seq 50); do
+        [ -f "$dir/pgbouncer.pid" ] && return 0
+        sleep 0.1
+    done
+    echo "pgbouncer did not start; see $dir/pgbouncer.log" >&2
+    return 1
+}
+
+stop_pgbouncer() {
+    local dir=$1
+    if [ -f "$dir/pgbouncer.pid" ]; then
+        kill "$(cat "$dir/pgbouncer.pid")" 2>/dev/null || true
+        rm -f "$dir/pgbouncer.pid"
+    fi
+}
