@@ -20,6 +20,16 @@ use pgrx::prelude::*;
 fn parse_alias(alias: &str) -> (String, String) {
     let parts: Vec<String> =
         sql::one::<Vec<String>>("SELECT pg_catalog.parse_ident($1)", &[alias.into()]).unwrap_or_default();
+    if let Some(long) = parts.iter().find(|p| p.len() >= pg_sys::NAMEDATALEN as usize) {
+        raise(
+            Code::ERRCODE_NAME_TOO_LONG,
+            format!(
+                "compat view name {long:?} is longer than {} bytes",
+                pg_sys::NAMEDATALEN - 1
+            ),
+            None,
+        );
+    }
     match parts.as_slice() {
         [name] => ("public".to_string(), name.clone()),
         [schema, name] => (schema.clone(), name.clone()),

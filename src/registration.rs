@@ -263,6 +263,9 @@ pub fn register(
     }
     // Serializes concurrent registrations of the same table; the loser sees the winner's row.
     sql::run(&format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"), &[]);
+    // Read the table again under the lock: a concurrent unregister may have just changed its
+    // row-security flags, which are recorded below as the state to restore.
+    let rel = catalog::existing_relation(oid);
     let previous = load(oid);
 
     let (column_added, default_before, not_null_before, index_created, rls_before, force_before) =
@@ -366,6 +369,9 @@ pub fn register(
 pub fn unregister(oid: pg_sys::Oid, drop_column: bool, through_parent: bool) {
     let rel = catalog::existing_relation(oid);
     let table = rel.qualified();
+    // Lock first, then read the registration: a concurrent unregister that committed while we
+    // waited is seen, and this call fails cleanly instead of undoing things twice.
+    sql::run(&format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"), &[]);
     let Some(reg) = load(oid) else {
         raise(
             Code::ERRCODE_UNDEFINED_OBJECT,
@@ -383,8 +389,6 @@ pub fn unregister(oid: pg_sys::Oid, drop_column: bool, through_parent: bool) {
             Some("Unregister the partitioned table; its partitions are unregistered with it."),
         );
     }
-    sql::run(&format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"), &[]);
-
     for part in sql::column::<pg_sys::Oid>(
         "SELECT relid::oid FROM vital.registrations WHERE parent = $1::oid::regclass",
         &[oid.into()],

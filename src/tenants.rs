@@ -9,6 +9,9 @@ use pgrx::Uuid;
 /// rows are shared read-only with every tenant.
 pub const PLATFORM_TENANT: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
 
+/// Display names are for people: a bound keeps a runaway value out of the registry.
+const MAX_NAME_CHARS: usize = 200;
+
 pub fn platform() -> Uuid {
     Uuid::from_bytes(PLATFORM_TENANT)
 }
@@ -101,6 +104,13 @@ fn create_tenant(slug: Option<&str>, name: Option<&str>, id: default!(Option<Uui
         raise(
             Code::ERRCODE_INVALID_PARAMETER_VALUE,
             format!("tenant {slug:?} needs a non-empty name"),
+            None,
+        );
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        raise(
+            Code::ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
+            format!("tenant {slug:?}: name is longer than {MAX_NAME_CHARS} characters"),
             None,
         );
     }

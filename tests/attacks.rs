@@ -24,22 +24,26 @@ fn audit_mentions(admin: &mut postgres::Client, object_part: &str, severity: &st
         == 1
 }
 
-/// 1. Superusers and BYPASSRLS roles skip RLS even with FORCE: documented, and the audit
+/// Line 1: Superusers and BYPASSRLS roles skip RLS even with FORCE: documented, and the audit
 /// lists every such login role.
 #[test]
 #[ignore = "needs the scratch cluster: run through scripts/test.sh"]
 fn line_01_bypassrls_login_roles_are_listed_by_the_audit() {
     let mut admin = superuser();
     let role = unique_slug("bypass").replace('-', "_");
-    admin.batch_execute(&format!("CREATE ROLE {role} LOGIN NOSUPERUSER BYPASSRLS")).unwrap();
+    admin
+        .batch_execute(&format!("CREATE ROLE {role} LOGIN NOSUPERUSER BYPASSRLS"))
+        .unwrap();
     assert!(audit_mentions(&mut admin, &format!("role {role}"), "info"));
     assert!(audit_mentions(&mut admin, "role postgres", "info"));
     // A BYPASSRLS role that cannot log in is no entry point.
-    admin.batch_execute(&format!("ALTER ROLE {role} NOLOGIN")).unwrap();
+    admin
+        .batch_execute(&format!("ALTER ROLE {role} NOLOGIN"))
+        .unwrap();
     assert!(!audit_mentions(&mut admin, &format!("role {role}"), "info"));
 }
 
-/// 4. Unset or empty setting: NULL tenant, no error, and no tenant's rows (platform rows only
+/// Line 4: Unset or empty setting: NULL tenant, no error, and no tenant's rows (platform rows only
 /// where they are shared; nothing where they are not).
 #[test]
 #[ignore = "needs the scratch cluster: run through scripts/test.sh"]
@@ -50,8 +54,8 @@ fn line_04_no_tenant_means_no_tenants_rows_in_every_way_the_setting_is_empty() {
     notes_table(&mut admin, &s, false, &[(&a, "a")]);
     let mut app = app();
     let empty_ways: [&[&str]; 5] = [
-        &["SELECT 1"],                                                   // a fresh session
-        &["BEGIN; SELECT vital.set_tenant('{a}', true); COMMIT"],         // after SET LOCAL ended
+        &["SELECT 1"],                                            // a fresh session
+        &["BEGIN; SELECT vital.set_tenant('{a}', true); COMMIT"], // after SET LOCAL ended
         &["SELECT vital.set_tenant('{a}')", "RESET ALL"],
         &["SELECT vital.set_tenant('{a}')", "DISCARD ALL"],
         &["SELECT vital.set_tenant('{a}')", "SELECT vital.clear_tenant()"],
@@ -62,12 +66,15 @@ fn line_04_no_tenant_means_no_tenants_rows_in_every_way_the_setting_is_empty() {
         }
         let way = steps.join("; ");
         assert_eq!(current_tenant(&mut app), None, "{way}");
-        let rows: i64 = app.query_one(&format!("SELECT count(*) FROM {s}.notes"), &[]).unwrap().get(0);
+        let rows: i64 = app
+            .query_one(&format!("SELECT count(*) FROM {s}.notes"), &[])
+            .unwrap()
+            .get(0);
         assert_eq!(rows, 0, "{way}: rows visible with no tenant");
     }
 }
 
-/// 5. Poolers: transaction scope lasts exactly one transaction, also when it is rolled back.
+/// Line 5: Poolers: transaction scope lasts exactly one transaction, also when it is rolled back.
 #[test]
 #[ignore = "needs the scratch cluster: run through scripts/test.sh"]
 fn line_05_transaction_scoped_tenant_never_outlives_its_transaction() {
@@ -75,16 +82,19 @@ fn line_05_transaction_scoped_tenant_never_outlives_its_transaction() {
     let a = create_tenant(&mut admin, "local");
     let mut app = app();
     for end in ["COMMIT", "ROLLBACK"] {
-        app.batch_execute(&format!("BEGIN; SELECT vital.set_tenant('{a}', true); {end}")).unwrap();
+        app.batch_execute(&format!("BEGIN; SELECT vital.set_tenant('{a}', true); {end}"))
+            .unwrap();
         assert_eq!(current_tenant(&mut app), None, "after {end}");
     }
     // A failed transaction ends it too.
-    let _ = app.batch_execute(&format!("BEGIN; SELECT vital.set_tenant('{a}', true); SELECT 1/0"));
+    let _ = app.batch_execute(&format!(
+        "BEGIN; SELECT vital.set_tenant('{a}', true); SELECT 1/0"
+    ));
     app.batch_execute("ROLLBACK").unwrap();
     assert_eq!(current_tenant(&mut app), None);
 }
 
-/// 6. Views run with their owner's rights: a plain view over a registered table shows every
+/// Line 6: Views run with their owner's rights: a plain view over a registered table shows every
 /// tenant's rows to the app (the attack works), so the audit flags it; compat views are
 /// security_invoker and show only the caller's rows.
 #[test]
@@ -106,10 +116,13 @@ fn line_06_owner_rights_views_are_flagged_and_compat_views_are_safe() {
     assert!(!audit_mentions(&mut admin, &format!("{s}.compat_notes"), "error"));
     let mut app = app();
     set_tenant(&mut app, &a);
-    assert_eq!(texts(&mut app, &format!("SELECT body FROM {s}.compat_notes")), ["a note", "platform note"]);
+    assert_eq!(
+        texts(&mut app, &format!("SELECT body FROM {s}.compat_notes")),
+        ["a note", "platform note"]
+    );
 }
 
-/// 7. SECURITY DEFINER functions run as their owner: flagged by the audit when they read a
+/// Line 7: SECURITY DEFINER functions run as their owner: flagged by the audit when they read a
 /// registered table.
 #[test]
 #[ignore = "needs the scratch cluster: run through scripts/test.sh"]
@@ -128,7 +141,7 @@ fn line_07_security_definer_readers_are_flagged() {
     assert!(!audit_mentions(&mut admin, &format!("{s}.harmless()"), "warning"));
 }
 
-/// 8. Leaky functions: a function in WHERE that reports what it sees is evaluated only on rows
+/// Line 8: Leaky functions: a function in WHERE that reports what it sees is evaluated only on rows
 /// the policy lets through, because vital's functions are not LEAKPROOF.
 #[test]
 #[ignore = "needs the scratch cluster: run through scripts/test.sh"]
@@ -146,19 +159,27 @@ fn line_08_a_leaky_function_sees_only_visible_rows() {
         ))
         .unwrap();
     let leakproof: i64 = admin
-        .query_one("SELECT count(*) FROM pg_proc WHERE pronamespace = 'vital'::regnamespace AND proleakproof", &[])
+        .query_one(
+            "SELECT count(*) FROM pg_proc WHERE pronamespace = 'vital'::regnamespace AND proleakproof",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(leakproof, 0, "a vital function is LEAKPROOF");
     let (mut app, notices) = connect_collecting_notices(APP_ROLE);
     set_tenant(&mut app, &a);
-    app.batch_execute(&format!("SELECT * FROM {s}.notes WHERE {s}.spy(body)")).unwrap();
+    app.batch_execute(&format!("SELECT * FROM {s}.notes WHERE {s}.spy(body)"))
+        .unwrap();
     let mut seen = notices.lock().unwrap().clone();
     seen.sort();
-    assert_eq!(seen, ["saw a note", "saw platform note"], "the function saw another tenant's row");
+    assert_eq!(
+        seen,
+        ["saw a note", "saw platform note"],
+        "the function saw another tenant's row"
+    );
 }
 
-/// 10 and 11. Unique keys and ON CONFLICT: another tenant's value neither conflicts nor is
+/// Lines 10 and 11: Unique keys and ON CONFLICT: another tenant's value neither conflicts nor is
 /// touched; a conflict on another tenant's primary key is a permission error, never an update.
 #[test]
 #[ignore = "needs the scratch cluster: run through scripts/test.sh"]
@@ -177,18 +198,25 @@ fn line_10_11_unique_keys_and_on_conflict_stay_within_the_tenant() {
     let mut app = app();
     set_tenant(&mut app, &a);
     // Same name as B: no duplicate-key error (which would reveal it), and B's row is untouched.
-    app.batch_execute(&format!("INSERT INTO {s}.tags VALUES (2, 'secret')")).unwrap();
+    app.batch_execute(&format!("INSERT INTO {s}.tags VALUES (2, 'secret')"))
+        .unwrap();
     app.batch_execute(&format!(
         "INSERT INTO {s}.tags VALUES (3, 'secret') ON CONFLICT (tenant_id, name) DO UPDATE SET hits = {s}.tags.hits + 1"
     ))
     .unwrap();
-    app.batch_execute(&format!("INSERT INTO {s}.tags VALUES (4, 'secret') ON CONFLICT DO NOTHING")).unwrap();
+    app.batch_execute(&format!(
+        "INSERT INTO {s}.tags VALUES (4, 'secret') ON CONFLICT DO NOTHING"
+    ))
+    .unwrap();
     // B's primary key: DO UPDATE is refused with a permission error; DO NOTHING changes nothing.
     let on_pk = app.batch_execute(&format!(
         "INSERT INTO {s}.tags VALUES (1, 'x') ON CONFLICT (id) DO UPDATE SET name = 'pwned'"
     ));
     assert_eq!(sqlstate(on_pk), "42501");
-    app.batch_execute(&format!("INSERT INTO {s}.tags VALUES (1, 'x') ON CONFLICT DO NOTHING")).unwrap();
+    app.batch_execute(&format!(
+        "INSERT INTO {s}.tags VALUES (1, 'x') ON CONFLICT DO NOTHING"
+    ))
+    .unwrap();
     let b_row: (String, i32) = admin
         .query_one(&format!("SELECT name, hits FROM {s}.tags WHERE id = 1"), &[])
         .map(|r| (r.get(0), r.get(1)))
@@ -201,7 +229,7 @@ fn line_10_11_unique_keys_and_on_conflict_stay_within_the_tenant() {
     assert_eq!(a_hits, 1, "A's own conflict updated A's own row");
 }
 
-/// 12. TRUNCATE ignores RLS: the app role has no TRUNCATE (permission error), and a role that
+/// Line 12: TRUNCATE ignores RLS: the app role has no TRUNCATE (permission error), and a role that
 /// is given it is flagged by the audit.
 #[test]
 #[ignore = "needs the scratch cluster: run through scripts/test.sh"]
@@ -212,12 +240,21 @@ fn line_12_truncate_is_denied_and_grants_of_it_are_flagged() {
     notes_table(&mut admin, &s, true, &[(&a, "a")]);
     let mut app = app();
     set_tenant(&mut app, &a);
-    assert_eq!(sqlstate(app.batch_execute(&format!("TRUNCATE {s}.notes"))), "42501");
-    admin.batch_execute(&format!("GRANT TRUNCATE ON {s}.notes TO {APP_ROLE}")).unwrap();
-    assert!(audit_mentions(&mut admin, &format!("{s}.notes: {APP_ROLE}"), "warning"));
+    assert_eq!(
+        sqlstate(app.batch_execute(&format!("TRUNCATE {s}.notes"))),
+        "42501"
+    );
+    admin
+        .batch_execute(&format!("GRANT TRUNCATE ON {s}.notes TO {APP_ROLE}"))
+        .unwrap();
+    assert!(audit_mentions(
+        &mut admin,
+        &format!("{s}.notes: {APP_ROLE}"),
+        "warning"
+    ));
 }
 
-/// 13. COPY: COPY TO shows only visible rows; COPY FROM is refused under RLS.
+/// Line 13: COPY: COPY TO shows only visible rows; COPY FROM is refused under RLS.
 #[test]
 #[ignore = "needs the scratch cluster: run through scripts/test.sh"]
 fn line_13_copy_to_shows_only_visible_rows_and_copy_from_is_refused() {
@@ -241,7 +278,7 @@ fn line_13_copy_to_shows_only_visible_rows_and_copy_from_is_refused() {
     assert_eq!(sqlstate(copy_in.map(|_| ())), "0A000");
 }
 
-/// 14. Triggers run before WITH CHECK: a BEFORE trigger that stamps another tenant's id does
+/// Line 14: Triggers run before WITH CHECK: a BEFORE trigger that stamps another tenant's id does
 /// not let the row escape (permission error).
 #[test]
 #[ignore = "needs the scratch cluster: run through scripts/test.sh"]
@@ -260,16 +297,25 @@ fn line_14_a_before_trigger_cannot_move_a_row_to_another_tenant() {
         .unwrap();
     let mut app = app();
     set_tenant(&mut app, &a);
-    assert_eq!(sqlstate(app.batch_execute(&format!("INSERT INTO {s}.notes VALUES (10, 'x')"))), "42501");
-    assert_eq!(sqlstate(app.batch_execute(&format!("UPDATE {s}.notes SET body = 'y' WHERE id = 2"))), "42501");
+    assert_eq!(
+        sqlstate(app.batch_execute(&format!("INSERT INTO {s}.notes VALUES (10, 'x')"))),
+        "42501"
+    );
+    assert_eq!(
+        sqlstate(app.batch_execute(&format!("UPDATE {s}.notes SET body = 'y' WHERE id = 2"))),
+        "42501"
+    );
     let b_rows: i64 = admin
-        .query_one(&format!("SELECT count(*) FROM {s}.notes WHERE tenant_id = '{b}'"), &[])
+        .query_one(
+            &format!("SELECT count(*) FROM {s}.notes WHERE tenant_id = '{b}'"),
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(b_rows, 0);
 }
 
-/// 15. Materialized views cannot have RLS: registering one is refused and one over a
+/// Line 15: Materialized views cannot have RLS: registering one is refused and one over a
 /// registered table is flagged.
 #[test]
 #[ignore = "needs the scratch cluster: run through scripts/test.sh"]
@@ -277,13 +323,17 @@ fn line_15_materialized_views_are_refused_and_flagged() {
     let mut admin = superuser();
     let s = test_schema(&mut admin, "matview");
     notes_table(&mut admin, &s, true, &[]);
-    admin.batch_execute(&format!("CREATE MATERIALIZED VIEW {s}.note_count AS SELECT count(*) FROM {s}.notes")).unwrap();
+    admin
+        .batch_execute(&format!(
+            "CREATE MATERIALIZED VIEW {s}.note_count AS SELECT count(*) FROM {s}.notes"
+        ))
+        .unwrap();
     let registered = admin.batch_execute(&format!("SELECT vital.register_table('{s}.note_count')"));
     assert_eq!(sqlstate(registered), "42809");
     assert!(audit_mentions(&mut admin, &format!("{s}.note_count"), "error"));
 }
 
-/// 17. Statistics: the application role sees no pg_stats rows for registered tables or their
+/// Line 17: Statistics: the application role sees no pg_stats rows for registered tables or their
 /// partitions (fixed for partitions in 15.14; volumes via EXPLAIN remain, see README).
 #[test]
 #[ignore = "needs the scratch cluster: run through scripts/test.sh"]
@@ -305,11 +355,17 @@ fn line_17_pg_stats_hides_registered_tables_and_partitions() {
         .get(0);
     assert!(as_admin > 0, "no statistics to hide");
     let mut app = app();
-    let as_app: i64 = app.query_one("SELECT count(*) FROM pg_stats WHERE schemaname = $1", &[&s]).unwrap().get(0);
-    assert_eq!(as_app, 0, "pg_stats shows a registered table's or partition's values");
+    let as_app: i64 = app
+        .query_one("SELECT count(*) FROM pg_stats WHERE schemaname = $1", &[&s])
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        as_app, 0,
+        "pg_stats shows a registered table's or partition's values"
+    );
 }
 
-/// 19. pg_dump with --enable-row-security dumps only the rows the dumping role may see, silently:
+/// Line 19: pg_dump with --enable-row-security dumps only the rows the dumping role may see, silently:
 /// a backup must be taken as a BYPASSRLS role.
 #[test]
 #[ignore = "needs the scratch cluster: run through scripts/test.sh"]
@@ -333,20 +389,40 @@ fn line_19_pg_dump_as_the_app_role_misses_rows_and_as_bypassrls_does_not() {
     };
     let dump = |role: &str| -> String {
         let out = Command::new("/usr/lib/postgresql/15/bin/pg_dump")
-            .args(["-h", &field("host"), "-p", &field("port"), "-U", role, "-d", DATABASE])
-            .args(["--data-only", "--enable-row-security", "-t", &format!("{s}.notes")])
+            .args([
+                "-h",
+                &field("host"),
+                "-p",
+                &field("port"),
+                "-U",
+                role,
+                "-d",
+                DATABASE,
+            ])
+            .args([
+                "--data-only",
+                "--enable-row-security",
+                "-t",
+                &format!("{s}.notes"),
+            ])
             .output()
             .expect("pg_dump runs");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let app_dump = dump(APP_ROLE);
-    assert!(app_dump.contains("platform note") && !app_dump.contains("a note"), "{app_dump}");
+    assert!(
+        app_dump.contains("platform note") && !app_dump.contains("a note"),
+        "{app_dump}"
+    );
     let full_dump = dump(&backup);
-    assert!(full_dump.contains("platform note") && full_dump.contains("a note"), "{full_dump}");
+    assert!(
+        full_dump.contains("platform note") && full_dump.contains("a note"),
+        "{full_dump}"
+    );
 }
 
-/// 20. One policy per command: tenants cannot write platform rows (0 rows), and RETURNING
+/// Line 20: One policy per command: tenants cannot write platform rows (0 rows), and RETURNING
 /// returns only the tenant's own rows.
 #[test]
 #[ignore = "needs the scratch cluster: run through scripts/test.sh"]
@@ -357,15 +433,27 @@ fn line_20_tenants_read_platform_rows_but_never_write_them() {
     notes_table(&mut admin, &s, true, &[(&a, "a")]);
     let mut app = app();
     set_tenant(&mut app, &a);
-    let updated = app.query(&format!("UPDATE {s}.notes SET body = body || '!' RETURNING body"), &[]).unwrap();
+    let updated = app
+        .query(
+            &format!("UPDATE {s}.notes SET body = body || '!' RETURNING body"),
+            &[],
+        )
+        .unwrap();
     let bodies: Vec<String> = updated.iter().map(|r| r.get(0)).collect();
     assert_eq!(bodies, ["a note!"]);
-    assert_eq!(app.execute(&format!("DELETE FROM {s}.notes WHERE id = 1"), &[]).unwrap(), 0);
-    let platform: String = admin.query_one(&format!("SELECT body FROM {s}.notes WHERE id = 1"), &[]).unwrap().get(0);
+    assert_eq!(
+        app.execute(&format!("DELETE FROM {s}.notes WHERE id = 1"), &[])
+            .unwrap(),
+        0
+    );
+    let platform: String = admin
+        .query_one(&format!("SELECT body FROM {s}.notes WHERE id = 1"), &[])
+        .unwrap()
+        .get(0);
     assert_eq!(platform, "platform note");
 }
 
-/// 21. Registering while the migrating session has a tenant set still gives existing rows to
+/// Line 21: Registering while the migrating session has a tenant set still gives existing rows to
 /// the platform, not to that tenant.
 #[test]
 #[ignore = "needs the scratch cluster: run through scripts/test.sh"]
@@ -381,12 +469,21 @@ fn line_21_existing_rows_go_to_the_platform_whatever_the_migrating_session_tenan
              INSERT INTO {s}.legacy VALUES (11);"
         ))
         .unwrap();
-    let owners = texts(&mut admin, &format!("SELECT tenant_id || ':' || count(*) FROM {s}.legacy GROUP BY tenant_id"));
-    assert_eq!(owners, [format!("00000000-0000-0000-0000-000000000001:10"), format!("{a}:1")]);
+    let owners = texts(
+        &mut admin,
+        &format!("SELECT tenant_id || ':' || count(*) FROM {s}.legacy GROUP BY tenant_id"),
+    );
+    assert_eq!(
+        owners,
+        [
+            "00000000-0000-0000-0000-000000000001:10".to_string(),
+            format!("{a}:1")
+        ]
+    );
     admin.batch_execute("SELECT vital.clear_tenant()").unwrap();
 }
 
-/// 22. With the event triggers off (as some managed services require), every guarantee is
+/// Line 22: With the event triggers off (as some managed services require), every guarantee is
 /// still reachable by explicit calls, and the audit detects the drift.
 #[test]
 #[ignore = "needs the scratch cluster: run through scripts/test.sh"]
@@ -410,11 +507,13 @@ fn line_22_explicit_calls_work_without_event_triggers() {
         .unwrap()
         .get(0);
     assert_eq!(drift, 1, "the audit missed an uncovered partition");
-    tx.batch_execute(&format!("SELECT vital.register_table('{s}.parts')")).unwrap();
+    tx.batch_execute(&format!("SELECT vital.register_table('{s}.parts')"))
+        .unwrap();
     let covered: i64 = tx
-        .query_one("SELECT count(*) FROM vital.registered_tables WHERE relid = $1::text::regclass", &[&format!(
-            "{s}.parts_1"
-        )])
+        .query_one(
+            "SELECT count(*) FROM vital.registered_tables WHERE relid = $1::text::regclass",
+            &[&format!("{s}.parts_1")],
+        )
         .unwrap()
         .get(0);
     assert_eq!(covered, 1, "register_table did not cover the new partition");

@@ -34,11 +34,20 @@ fn values(messages: &[SimpleQueryMessage]) -> Vec<Vec<Option<String>>> {
 fn transaction_pooling_keeps_every_client_in_its_tenant() {
     let mut admin = superuser();
     let s = test_schema(&mut admin, "pool");
-    let tenants: Vec<String> = (0..4).map(|i| create_tenant(&mut admin, &format!("pool-{i}"))).collect();
-    let pairs: Vec<(&str, String)> = tenants.iter().map(|t| (t.as_str(), format!("t{}", &t[..8]))).collect();
+    let tenants: Vec<String> = (0..4)
+        .map(|i| create_tenant(&mut admin, &format!("pool-{i}")))
+        .collect();
+    let pairs: Vec<(&str, String)> = tenants
+        .iter()
+        .map(|t| (t.as_str(), format!("t{}", &t[..8])))
+        .collect();
     let labelled: Vec<(&str, &str)> = pairs.iter().map(|(t, l)| (*t, l.as_str())).collect();
     notes_table(&mut admin, &s, false, &labelled);
-    admin.batch_execute(&format!("CREATE SEQUENCE {s}.ids START 1000; GRANT USAGE ON SEQUENCE {s}.ids TO {APP_ROLE}")).unwrap();
+    admin
+        .batch_execute(&format!(
+            "CREATE SEQUENCE {s}.ids START 1000; GRANT USAGE ON SEQUENCE {s}.ids TO {APP_ROLE}"
+        ))
+        .unwrap();
 
     let tenants = Arc::new(tenants);
     let handles: Vec<_> = (0..CLIENTS)
@@ -61,10 +70,22 @@ fn transaction_pooling_keeps_every_client_in_its_tenant() {
                     );
                     let rows = values(&client.simple_query(&batch).expect("pooled transaction"));
                     let last = rows.last().expect("a result row");
-                    assert_eq!(last[0].as_deref(), Some(tenant.as_str()), "client {c}: wrong current tenant");
-                    assert_eq!(last[1].as_deref(), Some(tenant.as_str()), "client {c}: saw another tenant's rows");
+                    assert_eq!(
+                        last[0].as_deref(),
+                        Some(tenant.as_str()),
+                        "client {c}: wrong current tenant"
+                    );
+                    assert_eq!(
+                        last[1].as_deref(),
+                        Some(tenant.as_str()),
+                        "client {c}: saw another tenant's rows"
+                    );
                     // Outside the transaction, the pooled connection carries no tenant.
-                    let after = values(&client.simple_query("SELECT vital.current_tenant()::text").unwrap());
+                    let after = values(
+                        &client
+                            .simple_query("SELECT vital.current_tenant()::text")
+                            .unwrap(),
+                    );
                     assert_eq!(after[0][0], None, "client {c}: a tenant outlived its transaction");
                     checked += 1;
                 }
@@ -72,7 +93,10 @@ fn transaction_pooling_keeps_every_client_in_its_tenant() {
             })
         })
         .collect();
-    let total: usize = handles.into_iter().map(|h| h.join().expect("a client thread failed")).sum();
+    let total: usize = handles
+        .into_iter()
+        .map(|h| h.join().expect("a client thread failed"))
+        .sum();
     assert_eq!(total, CLIENTS * TRANSACTIONS_PER_CLIENT);
 
     // Every row landed in the tenant of the transaction that wrote it.
@@ -101,14 +125,31 @@ fn session_level_tenant_leaks_through_a_transaction_pooler_and_is_local_does_not
     let mut second = pooled("vital_it_single");
     first.simple_query("SELECT vital.clear_tenant()").unwrap();
 
-    first.simple_query(&format!("SELECT vital.set_tenant('{a}')")).unwrap();
-    let leaked = values(&second.simple_query("SELECT vital.current_tenant()::text").unwrap());
-    assert_eq!(leaked[0][0].as_deref(), Some(a.as_str()), "expected the session-level hazard to show");
+    first
+        .simple_query(&format!("SELECT vital.set_tenant('{a}')"))
+        .unwrap();
+    let leaked = values(
+        &second
+            .simple_query("SELECT vital.current_tenant()::text")
+            .unwrap(),
+    );
+    assert_eq!(
+        leaked[0][0].as_deref(),
+        Some(a.as_str()),
+        "expected the session-level hazard to show"
+    );
     second.simple_query("SELECT vital.clear_tenant()").unwrap();
 
     first
         .simple_query(&format!("BEGIN; SELECT vital.set_tenant('{a}', true); COMMIT;"))
         .unwrap();
-    let safe = values(&second.simple_query("SELECT vital.current_tenant()::text").unwrap());
-    assert_eq!(safe[0][0], None, "a transaction-scoped tenant reached another client");
+    let safe = values(
+        &second
+            .simple_query("SELECT vital.current_tenant()::text")
+            .unwrap(),
+    );
+    assert_eq!(
+        safe[0][0], None,
+        "a transaction-scoped tenant reached another client"
+    );
 }

@@ -70,24 +70,37 @@ enum Outcome {
 fn outcome(result: Result<u64, postgres::Error>) -> Outcome {
     match result {
         Ok(n) => Outcome::Rows(n),
-        Err(e) => Outcome::Error(e.code().map(|c| c.code().to_string()).unwrap_or_else(|| format!("{e}"))),
+        Err(e) => Outcome::Error(
+            e.code()
+                .map(|c| c.code().to_string())
+                .unwrap_or_else(|| format!("{e}")),
+        ),
     }
 }
 
 impl Run {
     /// Applies one random write as `tenant` on `client`; returns (expected, actual) and updates
     /// the model when the write is expected to succeed.
-    fn write(&mut self, client: &mut impl postgres::GenericClient, tenant: Option<usize>) -> (Outcome, Outcome) {
+    fn write(
+        &mut self,
+        client: &mut impl postgres::GenericClient,
+        tenant: Option<usize>,
+    ) -> (Outcome, Outcome) {
         let s = self.schema.clone();
         let pick_item = |rng: &mut Rng, model: &Model, next: i64| -> i64 {
             let ids: Vec<i64> = model.items.keys().copied().collect();
-            if ids.is_empty() || rng.below(10) == 0 { next + 1_000_000 } else { ids[rng.below(ids.len())] }
+            if ids.is_empty() || rng.below(10) == 0 {
+                next + 1_000_000
+            } else {
+                ids[rng.below(ids.len())]
+            }
         };
         match self.rng.below(5) {
             0 => {
                 self.next_id += 1;
                 let (id, val) = (self.next_id, self.rng.below(1000) as i32);
-                let actual = outcome(client.execute(&format!("INSERT INTO {s}.items VALUES ($1, $2)"), &[&id, &val]));
+                let actual =
+                    outcome(client.execute(&format!("INSERT INTO {s}.items VALUES ($1, $2)"), &[&id, &val]));
                 let expected = match tenant {
                     Some(t) => {
                         self.model.items.insert(id, (t, val));
@@ -102,8 +115,10 @@ impl Run {
                 let val = self.rng.below(1000) as i32;
                 let via_view = self.rng.below(2) == 0;
                 let target = if via_view { "items_view" } else { "items" };
-                let actual =
-                    outcome(client.execute(&format!("UPDATE {s}.{target} SET val = $2 WHERE id = $1"), &[&id, &val]));
+                let actual = outcome(client.execute(
+                    &format!("UPDATE {s}.{target} SET val = $2 WHERE id = $1"),
+                    &[&id, &val],
+                ));
                 let expected = match self.model.items.get_mut(&id) {
                     Some((t, v)) if Some(*t) == tenant => {
                         *v = val;
@@ -131,8 +146,10 @@ impl Run {
                 self.next_id += 1;
                 let id = self.next_id;
                 let item = pick_item(&mut self.rng, &self.model, self.next_id);
-                let actual =
-                    outcome(client.execute(&format!("INSERT INTO {s}.children VALUES ($1, $2)"), &[&id, &item]));
+                let actual = outcome(client.execute(
+                    &format!("INSERT INTO {s}.children VALUES ($1, $2)"),
+                    &[&id, &item],
+                ));
                 let expected = match (tenant, self.model.items.get(&item)) {
                     (None, _) => Outcome::Error("42501".into()),
                     (Some(t), Some((owner, _))) if *owner == t || *owner == PLATFORM => {
@@ -145,8 +162,13 @@ impl Run {
             }
             _ => {
                 let ids: Vec<i64> = self.model.children.keys().copied().collect();
-                let id = if ids.is_empty() { -1 } else { ids[self.rng.below(ids.len())] };
-                let actual = outcome(client.execute(&format!("DELETE FROM {s}.children WHERE id = $1"), &[&id]));
+                let id = if ids.is_empty() {
+                    -1
+                } else {
+                    ids[self.rng.below(ids.len())]
+                };
+                let actual =
+                    outcome(client.execute(&format!("DELETE FROM {s}.children WHERE id = $1"), &[&id]));
                 let expected = match self.model.children.get(&id) {
                     Some((t, _)) if Some(*t) == tenant => {
                         self.model.children.remove(&id);
@@ -182,10 +204,20 @@ fn read_children(client: &mut Client, schema: &str) -> BTreeSet<(i64, i64)> {
 #[test]
 #[ignore = "needs the scratch cluster: run through scripts/test.sh"]
 fn random_operations_match_the_isolation_model() {
-    let seed: u64 = std::env::var("VITAL_RANDOM_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
-    });
-    let ops: usize = std::env::var("VITAL_RANDOM_OPS").ok().and_then(|s| s.parse().ok()).unwrap_or(5000);
+    let seed: u64 = std::env::var("VITAL_RANDOM_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    let ops: usize = std::env::var("VITAL_RANDOM_OPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5000);
     eprintln!("randomized isolation test: VITAL_RANDOM_SEED={seed} VITAL_RANDOM_OPS={ops}");
 
     let mut admin = superuser();
@@ -205,7 +237,13 @@ fn random_operations_match_the_isolation_model() {
              SELECT vital.create_compat_view('{schema}.items_view', '{schema}.items');"
         ))
         .unwrap();
-    let mut run = Run { schema: schema.clone(), tenants, model: Model::default(), next_id: 100, rng: Rng(seed) };
+    let mut run = Run {
+        schema: schema.clone(),
+        tenants,
+        model: Model::default(),
+        next_id: 100,
+        rng: Rng(seed),
+    };
     for id in 1..=5 {
         run.model.items.insert(id, (PLATFORM, id as i32));
     }
@@ -233,7 +271,9 @@ fn random_operations_match_the_isolation_model() {
                     Some(t) => format!("SELECT vital.set_tenant('{}')", run.tenants[t]),
                     None => "SELECT vital.clear_tenant()".to_string(),
                 };
-                clients[c].batch_execute(&sql).unwrap_or_else(|e| fail(op, format!("{sql}: {e}")));
+                clients[c]
+                    .batch_execute(&sql)
+                    .unwrap_or_else(|e| fail(op, format!("{sql}: {e}")));
                 session[c] = t;
             }
             // A write in a transaction with its own tenant; rolled back on error.
@@ -241,11 +281,15 @@ fn random_operations_match_the_isolation_model() {
                 let t = random_tenant(&mut run.rng).unwrap_or(1);
                 let tenant_id = run.tenants[t].clone();
                 let mut tx = clients[c].transaction().unwrap();
-                tx.execute("SELECT vital.set_tenant($1::text::uuid, true)", &[&tenant_id]).unwrap();
+                tx.execute("SELECT vital.set_tenant($1::text::uuid, true)", &[&tenant_id])
+                    .unwrap();
                 let snapshot = (run.model.items.clone(), run.model.children.clone());
                 let (expected, actual) = run.write(&mut tx, Some(t));
                 if expected != actual {
-                    fail(op, format!("transaction as tenant {t}: expected {expected:?}, got {actual:?}"));
+                    fail(
+                        op,
+                        format!("transaction as tenant {t}: expected {expected:?}, got {actual:?}"),
+                    );
                 }
                 if matches!(actual, Outcome::Error(_)) {
                     tx.rollback().unwrap();
@@ -258,7 +302,13 @@ fn random_operations_match_the_isolation_model() {
             7..=13 => {
                 let (expected, actual) = run.write(&mut clients[c], session[c]);
                 if expected != actual {
-                    fail(op, format!("as session tenant {:?}: expected {expected:?}, got {actual:?}", session[c]));
+                    fail(
+                        op,
+                        format!(
+                            "as session tenant {:?}: expected {expected:?}, got {actual:?}",
+                            session[c]
+                        ),
+                    );
                 }
             }
             // Reads: the table, the compat view, the child table.
@@ -267,24 +317,47 @@ fn random_operations_match_the_isolation_model() {
                 let seen = read_items(&mut clients[c], &schema, via_view);
                 let expected = run.model.visible_items(session[c]);
                 if seen != expected {
-                    fail(op, format!("items (view: {via_view}) as {:?}: saw {seen:?}, expected {expected:?}", session[c]));
+                    fail(
+                        op,
+                        format!(
+                            "items (view: {via_view}) as {:?}: saw {seen:?}, expected {expected:?}",
+                            session[c]
+                        ),
+                    );
                 }
                 let seen = read_children(&mut clients[c], &schema);
                 let expected = run.model.visible_children(session[c]);
                 if seen != expected {
-                    fail(op, format!("children as {:?}: saw {seen:?}, expected {expected:?}", session[c]));
+                    fail(
+                        op,
+                        format!(
+                            "children as {:?}: saw {seen:?}, expected {expected:?}",
+                            session[c]
+                        ),
+                    );
                 }
-                let current: Option<String> =
-                    clients[c].query_one("SELECT vital.current_tenant()::text", &[]).unwrap().get(0);
+                let current: Option<String> = clients[c]
+                    .query_one("SELECT vital.current_tenant()::text", &[])
+                    .unwrap()
+                    .get(0);
                 if current != session[c].map(|t| run.tenants[t].clone()) {
-                    fail(op, format!("current tenant {current:?}, expected {:?}", session[c]));
+                    fail(
+                        op,
+                        format!("current tenant {current:?}, expected {:?}", session[c]),
+                    );
                 }
             }
         }
     }
     // The database agrees with the model as a whole.
-    let rows: i64 = admin.query_one(&format!("SELECT count(*) FROM {schema}.items"), &[]).unwrap().get(0);
+    let rows: i64 = admin
+        .query_one(&format!("SELECT count(*) FROM {schema}.items"), &[])
+        .unwrap()
+        .get(0);
     assert_eq!(rows as usize, run.model.items.len(), "seed {seed}");
-    let rows: i64 = admin.query_one(&format!("SELECT count(*) FROM {schema}.children"), &[]).unwrap().get(0);
+    let rows: i64 = admin
+        .query_one(&format!("SELECT count(*) FROM {schema}.children"), &[])
+        .unwrap()
+        .get(0);
     assert_eq!(rows as usize, run.model.children.len(), "seed {seed}");
 }
