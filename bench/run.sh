@@ -2,12 +2,12 @@
 # Benchmarks: what tenancy costs, as ratios against the plain-SQL way in the same run.
 #
 #   ./bench/run.sh            release build, scratch cluster, full sizes; writes docs/benchmarks.md
-#   ./bench/run.sh --smoke    tiny sizes against whatever vital_tenancy is installed, on a
-#                             scratch cluster of its own; checks that the scripts still run
+#   ./bench/run.sh --smoke    tiny sizes, one short round each, against the installed build, on
+#                             a scratch cluster of its own: checks that the scripts still run
 #
-# Every benchmark is a psql script in bench/ that prints one or more markdown table rows:
-# | what | vital | plain | ratio |, where ratio is vital's throughput over plain's (or plain's
-# time over vital's), so 1.00 means "free" and higher is better.
+# Every comparison runs the vital way and the plain-SQL way on identical data in the same run,
+# alternating which goes first, and reports medians. A ratio is vital's throughput over plain's
+# (equivalently plain's time over vital's): 1.00 means tenancy is free, higher is better.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
 cd "$REPO_ROOT"
@@ -18,30 +18,118 @@ SMOKE=0
 CLUSTER=/tmp/vital_bench_cluster
 PORT=${VITAL_BENCH_PORT:-55435}
 if [ $SMOKE = 1 ]; then
-    CLONE_TEMPLATES=200; ROUNDS=1
+    ROUNDS=1; SECS=1; CLONE_TEMPLATES=200; ROWS=20000; REG_ROWS=20000; CALLS=2000
+    MESSAGES=22000; SESSIONS=2200; KNOWLEDGE=2200
 else
-    CLONE_TEMPLATES=33334; ROUNDS=5
+    ROUNDS=${VITAL_BENCH_ROUNDS:-5}; SECS=${VITAL_BENCH_SECONDS:-10}; CLONE_TEMPLATES=33334
+    ROWS=1000000; REG_ROWS=1000000; CALLS=100000
+    MESSAGES=1000000; SESSIONS=50000; KNOWLEDGE=100000
     ensure_toolchain
-    install_extension --release
+    # A target directory of its own keeps the slow fat-LTO build from locking the debug one.
+    CARGO_TARGET_DIR="$REPO_ROOT/target/bench" install_extension --release
 fi
+CLIENTS=${VITAL_BENCH_CLIENTS:-4}
 
 start_cluster "$CLUSTER" "$PORT"
 trap 'stop_cluster "$CLUSTER"' EXIT
-PSQL=(psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d postgres)
-"${PSQL[@]}" -c "CREATE EXTENSION vital_tenancy" >/dev/null
+export PGHOST=127.0.0.1 PGPORT=$PORT PGUSER=postgres
+PSQL=(psql -X -q -At -v ON_ERROR_STOP=1)
+"${PSQL[@]}" -d postgres -c "CREATE DATABASE bench" -c "CREATE DATABASE pages"
+"${PSQL[@]}" -d bench -c "CREATE EXTENSION vital_tenancy"
 
 RESULTS=$(mktemp)
-run() {  # run <script> [psql -v assignments...]
-    local script=$1; shift
+NOTES=$(mktemp)
+median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+
+sqlbench() {  # sqlbench <db> <script> [psql -v assignments...]: the script prints result rows
+    local db=$1 script=$2; shift 2
     say "bench: $script"
-    "${PSQL[@]}" "$@" -f "bench/$script" | grep '^|' | tee -a "$RESULTS"
+    "${PSQL[@]}" -d "$db" "$@" -f "bench/$script" | grep '^|' | tee -a "$RESULTS"
 }
 
-run clone.sql -v templates="$CLONE_TEMPLATES" -v rounds="$ROUNDS"
+pgb() {  # pgb <db> <user> <script> [pgbench args...]: prints "tps latency_ms"
+    local db=$1 user=$2 script=$3; shift 3
+    pgbench -n -U "$user" -d "$db" -c "$CLIENTS" -j 2 -T "$SECS" -f "bench/pgbench/$script" "$@" 2>&1 |
+        awk '/^latency average/ {lat=$4} /^tps/ {tps=$3} END {if (tps == "") exit 1; print tps, lat}'
+}
+
+compare() {  # compare <label> <vital script> <vital user> <plain script> <plain user> [pgbench args]
+    local label=$1 vs=$2 vu=$3 ps=$4 pu=$5; shift 5
+    local vt=() pt=() vl=() r out
+    say "bench: $label"
+    for r in $(seq "$ROUNDS"); do
+        for side in $(if [ $((r % 2)) = 1 ]; then echo vital plain; else echo plain vital; fi); do
+            if [ "$side" = vital ]; then
+                out=$(pgb bench "$vu" "$vs" "$@"); vt+=("${out% *}"); vl+=("${out#* }")
+            else
+                out=$(pgb bench "$pu" "$ps" "$@"); pt+=("${out% *}")
+            fi
+        done
+    done
+    local v p l
+    v=$(printf '%s\n' "${vt[@]}" | median); p=$(printf '%s\n' "${pt[@]}" | median)
+    l=$(printf '%s\n' "${vl[@]}" | median)
+    printf '| %s (tps, median of %s x %ss, %s clients) | %.0f | %.0f | %s |\n' \
+        "$label" "$ROUNDS" "$SECS" "$CLIENTS" "$v" "$p" "$(ratio "$v" "$p")" | tee -a "$RESULTS"
+    echo "$label vital_tps=$v plain_tps=$p vital_latency_ms=$l" >> "$NOTES"
+}
+
+# -- cloning (issue: clone_for_tenant) ------------------------------------------------------
+sqlbench bench clone.sql -v templates="$CLONE_TEMPLATES" -v rounds="$ROUNDS"
+
+# -- 1. reads and 2. writes -----------------------------------------------------------------
+say "bench data: $ROWS notes over 100 tenants, twice"
+"${PSQL[@]}" -d bench -v rows="$ROWS" -v tenants=100 -f bench/reads_setup.sql
+compare "1a. point read by id, tenant set once per connection" vital_point.sql bench_app plain_point.sql bench_plain
+compare "1a. latest-20 list, tenant set once per connection" vital_latest.sql bench_app plain_latest.sql bench_plain
+compare "1b. pooled point read, BEGIN + set_tenant(t, true) + read + COMMIT, one statement per round trip" \
+    vital_pooled_point.sql bench_app plain_pooled_point.sql bench_plain
+compare "1b. pooled point read, the same four statements in one round trip (simple query)" \
+    vital_pooled_point_1rt.sql bench_app plain_pooled_point.sql bench_plain
+compare "1b. pooled point read, the same four statements pipelined (extended protocol)" \
+    vital_pooled_point_pipeline.sql bench_app plain_pooled_point.sql bench_plain -M extended
+compare "2. insert, tenant set once per connection" vital_insert.sql bench_app plain_insert.sql bench_plain
+compare "2. update by id, tenant set once per connection" vital_update.sql bench_app plain_update.sql bench_plain
+
+# -- 3. registration ------------------------------------------------------------------------
+sqlbench bench registration.sql -v rows="$REG_ROWS" -v rounds="$([ $SMOKE = 1 ] && echo 1 || echo 3)"
+
+# -- 4. set_tenant's cost -------------------------------------------------------------------
+say "bench: set_tenant_cost.sql"
+"${PSQL[@]}" -d bench -v calls="$CALLS" -f bench/set_tenant_cost.sql > "$NOTES.st"
+grep '^|' "$NOTES.st" | tee -a "$RESULTS"
+st_us=$(sed -n 's/^set_tenant_us=//p' "$NOTES.st")
+pooled_ms=$(sed -n 's/^1b. pooled point read, BEGIN.* vital_latency_ms=//p' "$NOTES")
+share=$(awk -v us="$st_us" -v ms="$pooled_ms" -v c="$CLIENTS" 'BEGIN {printf "%.1f", 100 * us / (ms * 1000 / c)}')
+echo "| 4. set_tenant's share of a pooled one-row-read transaction ($st_us us of ${pooled_ms} ms latency at $CLIENTS clients) | $share % | | |" |
+    tee -a "$RESULTS"
+
+# -- 5. page latency on the migrated VITAL database -----------------------------------------
+say "bench data: the VITAL database, migrated, grown to $MESSAGES chat messages"
+"${PSQL[@]}" -d pages -c "CREATE EXTENSION vital_tenancy" -f examples/vital/schema.sql -f examples/vital/seed.sql
+PGDATABASE=pages VITAL_ROLE_PREFIX=vital examples/vital/migrate.sh apply all > "$NOTES.migrate" 2>&1 ||
+    { cat "$NOTES.migrate"; exit 1; }
+"${PSQL[@]}" -d pages -v sessions="$SESSIONS" -v messages="$MESSAGES" -v knowledge="$KNOWLEDGE" \
+    -f bench/pages_setup.sql
+LOGDIR=$(mktemp -d); chmod 777 "$LOGDIR"
+pages=(page_agents page_chat page_sessions page_tools page_knowledge)
+say "bench: page latency as the Digital Health Startup app"
+(cd "$LOGDIR" && pgbench -n -U vital_app_dhs -d pages -c "$CLIENTS" -j 2 -T "$((SECS * 3))" \
+    -D sessions_per_tenant="$((SESSIONS / 22))" -l --log-prefix=pages \
+    $(for p in "${pages[@]}"; do echo -f "$REPO_ROOT/bench/pgbench/$p.sql"; done) > /dev/null)
+for i in "${!pages[@]}"; do
+    cat "$LOGDIR"/pages* | awk -v s="$i" '$4 == s {print $3 / 1000}' | sort -g > "$LOGDIR/lat"
+    n=$(wc -l < "$LOGDIR/lat")
+    p50=$(awk -v n="$n" 'NR == int(n * 0.50) + 1' "$LOGDIR/lat")
+    p99=$(awk -v n="$n" 'NR == int(n * 0.99) + 1' "$LOGDIR/lat")
+    echo "| 5. page ${pages[$i]#page_}: latency p50 / p99 in ms ($n queries, 1M-row tables) | $p50 / $p99 | target p99 < 200 | |" |
+        tee -a "$RESULTS"
+done
 
 if [ $SMOKE = 1 ]; then
     lines=$(wc -l < "$RESULTS")
-    [ "$lines" -ge 1 ] || { echo "bench smoke run produced no results" >&2; exit 1; }
+    [ "$lines" -ge 14 ] || { echo "bench smoke run produced $lines result lines, expected 14" >&2; exit 1; }
     say "bench smoke run: $lines result lines"
     exit 0
 fi
@@ -51,8 +139,9 @@ fi
     echo
     echo "Written by \`./bench/run.sh\` on $(date -u +%Y-%m-%d). Machine: $(nproc) cores,"
     echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/ {print $2}') GiB RAM,"
-    echo "$("$PG_BIN/postgres" --version), vital_tenancy built with \`--release\`, default postgresql.conf."
-    echo "Each figure is the median of its rounds; vital and the plain-SQL way alternate within a round."
+    echo "$("$PG_BIN/postgres" --version), vital_tenancy built with \`--release\`, default postgresql.conf,"
+    echo "pgbench with $CLIENTS clients on the same machine (loopback TCP)."
+    echo "Each figure is a median over $ROUNDS rounds; vital and the plain-SQL way alternate within a round."
     echo
     echo "| benchmark | vital | plain SQL | ratio (vital / plain throughput) |"
     echo "|---|---|---|---|"

@@ -29,3 +29,10 @@ CREATE EVENT TRIGGER vital_ddl_command_end
     WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE',
                  'DROP TABLE', 'DROP SCHEMA', 'DROP OWNED', 'DROP VIEW')
     EXECUTE FUNCTION vital.ddl_command_end_handler();
+
+-- Every change to the tenant registry reaches the per-backend caches of set_tenant() and
+-- current_tenant(), whoever makes it.
+CREATE TRIGGER tenant_registry_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON vital.tenants
+    FOR EACH STATEMENT EXECUTE FUNCTION vital.tenant_registry_changed();
+CREATE TRIGGER tenant_registry_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON vital.tenant_allowances
+    FOR EACH STATEMENT EXECUTE FUNCTION vital.tenant_registry_changed();

@@ -77,7 +77,6 @@ fn drop_tenant(tenant: Option<Uuid>) -> i64 {
             &[tenant.into()],
         );
         sql::run("DELETE FROM vital.tenants WHERE id = $1", &[tenant.into()]);
-        tenants::invalidate_caches();
         deleted as i64
     })
 }

@@ -4,6 +4,8 @@ use crate::error::{self, raise, required, Code};
 use crate::privileged::as_superuser;
 use pgrx::prelude::*;
 use pgrx::Uuid;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 
 /// The platform tenant: owns every row that existed before a table was registered, and its
 /// rows are shared read-only with every tenant.
@@ -17,13 +19,64 @@ pub fn platform() -> Uuid {
 }
 
 /// What vital knows about one tenant.
+#[derive(Clone)]
 pub struct TenantRow {
     pub slug: String,
     pub active: bool,
 }
 
-/// Looks a tenant up by id with vital's own rights; `None` when it does not exist.
+/// A per-backend cache that empties itself when the catalog-cache generation moves on.
+struct GenerationCache<K, V> {
+    generation: u64,
+    entries: HashMap<K, V>,
+}
+
+impl<K: std::hash::Hash + Eq, V: Clone> GenerationCache<K, V> {
+    fn new() -> Self {
+        GenerationCache {
+            generation: 0,
+            entries: HashMap::new(),
+        }
+    }
+
+    fn get(&self, key: &K) -> Option<V> {
+        (self.generation == crate::context::cache_generation()).then(|| self.entries.get(key).cloned())?
+    }
+
+    fn insert(&mut self, key: K, value: V) {
+        let generation = crate::context::cache_generation();
+        if self.generation != generation {
+            self.generation = generation;
+            self.entries.clear();
+        }
+        self.entries.insert(key, value);
+    }
+}
+
+/// The tenants a role may use; `None` when it has no allowances (any tenant).
+type Allowed = Option<HashSet<[u8; 16]>>;
+
+thread_local! {
+    /// Tenants and role allowances already looked up in this backend. Every change to
+    /// vital.tenants or vital.tenant_allowances sends a relcache invalidation for vital.tenants
+    /// (the statement trigger `tenant_registry_changed`), which moves the generation on in every
+    /// backend at its next statement; so set_tenant() usually costs hash lookups, not queries.
+    static TENANTS: RefCell<GenerationCache<[u8; 16], Option<TenantRow>>> = RefCell::new(GenerationCache::new());
+    static ALLOWANCES: RefCell<GenerationCache<u32, Allowed>> = RefCell::new(GenerationCache::new());
+}
+
+/// Looks a tenant up by id (cached per backend); `None` when it does not exist.
 pub fn find(id: Uuid) -> Option<TenantRow> {
+    if let Some(row) = TENANTS.with(|c| c.borrow().get(&*id)) {
+        return row;
+    }
+    let row = lookup(id);
+    TENANTS.with(|c| c.borrow_mut().insert(*id, row.clone()));
+    row
+}
+
+/// Looks a tenant up by id with vital's own rights, bypassing the cache.
+fn lookup(id: Uuid) -> Option<TenantRow> {
     as_superuser(|| {
         let row: (Option<String>, Option<String>) = error::spi(
             Spi::connect(|client| {
@@ -149,7 +202,6 @@ fn create_tenant(slug: Option<&str>, name: Option<&str>, id: default!(Option<Uui
             "inserting the tenant",
         )
     });
-    invalidate_caches();
     id
 }
 
@@ -202,7 +254,6 @@ fn set_status(function: &str, tenant: Option<Uuid>, status: &str) {
             "updating the tenant status",
         )
     });
-    invalidate_caches();
 }
 
 #[pg_extern]
@@ -268,20 +319,23 @@ fn check_role_exists(role: pg_sys::Oid) {
 }
 
 /// Whether `role` may use `tenant`: true when the role has no allowances at all, or has one
-/// for this tenant.
+/// for this tenant. Cached per backend like `find`.
 pub fn role_may_use(role: pg_sys::Oid, tenant: Uuid) -> bool {
-    as_superuser(|| {
-        error::spi(
-            Spi::get_one_with_args::<bool>(
-                "SELECT NOT EXISTS (SELECT FROM vital.tenant_allowances WHERE role = $1::oid::regrole) \
-                     OR EXISTS (SELECT FROM vital.tenant_allowances \
-                                WHERE role = $1::oid::regrole AND tenant = $2)",
-                &[role.into(), tenant.into()],
-            ),
-            "checking tenant allowances",
-        )
-        .unwrap_or(false)
-    })
+    let allowed = match ALLOWANCES.with(|c| c.borrow().get(&role.to_u32())) {
+        Some(allowed) => allowed,
+        None => {
+            let tenants: Vec<Uuid> = as_superuser(|| {
+                crate::sql::column::<Uuid>(
+                    "SELECT tenant FROM vital.tenant_allowances WHERE role = $1::oid::regrole",
+                    &[role.into()],
+                )
+            });
+            let allowed: Allowed = (!tenants.is_empty()).then(|| tenants.iter().map(|t| **t).collect());
+            ALLOWANCES.with(|c| c.borrow_mut().insert(role.to_u32(), allowed.clone()));
+            allowed
+        }
+    };
+    allowed.is_none_or(|set| set.contains(&*tenant))
 }
 
 pub fn role_name(role: pg_sys::Oid) -> String {
@@ -293,4 +347,14 @@ pub fn role_name(role: pg_sys::Oid) -> String {
             std::ffi::CStr::from_ptr(name).to_string_lossy().into_owned()
         }
     }
+}
+
+/// Statement trigger on vital.tenants and vital.tenant_allowances: whoever changes them (the
+/// functions above, or a superuser's plain UPDATE), every backend's caches learn of it.
+#[pg_trigger]
+fn tenant_registry_changed<'a>(
+    _trigger: &'a PgTrigger<'a>,
+) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, PgTriggerError> {
+    invalidate_caches();
+    Ok(None)
 }

@@ -143,6 +143,17 @@ fn suspending_a_tenant_stops_a_session_already_in_it() {
         .execute("SELECT vital.resume_tenant($1::text::uuid)", &[&a])
         .unwrap();
     assert_eq!(current_tenant(&mut s).as_deref(), Some(a.as_str()));
+
+    // A DBA's plain UPDATE of the registry reaches the session as well.
+    let suspend = "UPDATE vital.tenants SET status = 'suspended' WHERE id = $1::text::uuid";
+    admin.execute(suspend, &[&a]).unwrap();
+    assert_eq!(
+        sqlstate(s.query_one("SELECT vital.current_tenant()", &[])),
+        "55000"
+    );
+    let resume = "UPDATE vital.tenants SET status = 'active' WHERE id = $1::text::uuid";
+    admin.execute(resume, &[&a]).unwrap();
+    assert_eq!(current_tenant(&mut s).as_deref(), Some(a.as_str()));
 }
 
 #[test]
