@@ -266,25 +266,31 @@ fn resume_tenant(tenant: Option<Uuid>) {
     set_status("vital.resume_tenant", tenant, "active");
 }
 
+/// Adds or removes one allowance after checking the role and the tenant.
+fn change_allowance(function: &str, role: Option<pg_sys::Oid>, tenant: Option<Uuid>, statement: &str) {
+    let role = required(role, function, "role");
+    let tenant = required(tenant, function, "tenant");
+    check_role_exists(role);
+    get(tenant);
+    as_superuser(|| {
+        error::spi(
+            Spi::run_with_args(statement, &[role.into(), tenant.into()]),
+            function,
+        )
+    });
+}
+
 #[pg_extern(sql = "
 CREATE FUNCTION vital.allow_tenant(\"role\" regrole, tenant uuid) RETURNS void
 LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
 ")]
 fn allow_tenant(role: Option<pg_sys::Oid>, tenant: Option<Uuid>) {
-    let role = required(role, "vital.allow_tenant", "role");
-    let tenant = required(tenant, "vital.allow_tenant", "tenant");
-    check_role_exists(role);
-    get(tenant);
-    as_superuser(|| {
-        error::spi(
-            Spi::run_with_args(
-                "INSERT INTO vital.tenant_allowances (role, tenant) VALUES ($1::oid::regrole, $2) \
-             ON CONFLICT DO NOTHING",
-                &[role.into(), tenant.into()],
-            ),
-            "recording the allowance",
-        )
-    });
+    change_allowance(
+        "vital.allow_tenant",
+        role,
+        tenant,
+        "INSERT INTO vital.tenant_allowances (role, tenant) VALUES ($1::oid::regrole, $2) ON CONFLICT DO NOTHING",
+    );
 }
 
 #[pg_extern(sql = "
@@ -292,19 +298,12 @@ CREATE FUNCTION vital.disallow_tenant(\"role\" regrole, tenant uuid) RETURNS voi
 LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
 ")]
 fn disallow_tenant(role: Option<pg_sys::Oid>, tenant: Option<Uuid>) {
-    let role = required(role, "vital.disallow_tenant", "role");
-    let tenant = required(tenant, "vital.disallow_tenant", "tenant");
-    check_role_exists(role);
-    get(tenant);
-    as_superuser(|| {
-        error::spi(
-            Spi::run_with_args(
-                "DELETE FROM vital.tenant_allowances WHERE role = $1::oid::regrole AND tenant = $2",
-                &[role.into(), tenant.into()],
-            ),
-            "removing the allowance",
-        )
-    });
+    change_allowance(
+        "vital.disallow_tenant",
+        role,
+        tenant,
+        "DELETE FROM vital.tenant_allowances WHERE role = $1::oid::regrole AND tenant = $2",
+    );
 }
 
 fn check_role_exists(role: pg_sys::Oid) {

@@ -17,10 +17,23 @@ pub struct OriginalUnique {
     pub definition: String,
 }
 
+/// Runs a catalog query returning (name, definition) rows for `rel` as originals of `kind`.
+fn originals(kind: &str, query: &str, rel: &Relation) -> Vec<OriginalUnique> {
+    sql::rows_text(query, &[rel.oid.into()])
+        .into_iter()
+        .map(|r| OriginalUnique {
+            kind: kind.into(),
+            name: r[0].clone().unwrap_or_default(),
+            definition: r[1].clone().unwrap_or_default(),
+        })
+        .collect()
+}
+
 /// Unique constraints of `rel` that do not include `tenant_id`, are not inherited from a
 /// partitioned parent, and that no foreign key depends on.
 fn global_constraints(rel: &Relation) -> Vec<OriginalUnique> {
-    sql::rows_text(
+    originals(
+        "constraint",
         "SELECT c.conname::text, pg_catalog.pg_get_constraintdef(c.oid)
            FROM pg_catalog.pg_constraint c
           WHERE c.conrelid = $1 AND c.contype = 'u' AND c.conparentid = 0
@@ -30,21 +43,15 @@ fn global_constraints(rel: &Relation) -> Vec<OriginalUnique> {
             AND NOT EXISTS (SELECT FROM pg_catalog.pg_constraint f
                              WHERE f.contype = 'f' AND f.conindid = c.conindid)
           ORDER BY c.conname",
-        &[rel.oid.into()],
+        rel,
     )
-    .into_iter()
-    .map(|r| OriginalUnique {
-        kind: "constraint".into(),
-        name: r[0].clone().unwrap_or_default(),
-        definition: r[1].clone().unwrap_or_default(),
-    })
-    .collect()
 }
 
 /// Unique indexes that back no constraint, are not partitions of a parent index, do not
 /// include `tenant_id`, and that no foreign key depends on.
 fn global_indexes(rel: &Relation) -> Vec<OriginalUnique> {
-    sql::rows_text(
+    originals(
+        "index",
         "SELECT ic.relname::text, pg_catalog.pg_get_indexdef(i.indexrelid)
            FROM pg_catalog.pg_index i
            JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
@@ -58,15 +65,8 @@ fn global_indexes(rel: &Relation) -> Vec<OriginalUnique> {
             AND NOT EXISTS (SELECT FROM pg_catalog.pg_constraint f
                              WHERE f.contype = 'f' AND f.conindid = i.indexrelid)
           ORDER BY ic.relname",
-        &[rel.oid.into()],
+        rel,
     )
-    .into_iter()
-    .map(|r| OriginalUnique {
-        kind: "index".into(),
-        name: r[0].clone().unwrap_or_default(),
-        definition: r[1].clone().unwrap_or_default(),
-    })
-    .collect()
 }
 
 /// Inserts `tenant_id, ` right after the first `(` that follows `marker` in `definition`:

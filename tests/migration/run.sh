@@ -100,6 +100,19 @@ PGDATABASE=vital_migration "$vital/migrate.sh" apply all > /tmp/vital_migration_
     || { cat /tmp/vital_migration_rerun.log; fail "applying twice"; }
 diff <(expected_views | sort) <(actual_views vital_migration | sort) || fail "tenant views after re-applying"
 
+echo "== 1b. pg_dump and pg_restore of the migrated database keep tenants, registrations and isolation"
+dump=$(mktemp -d)/vital.dump
+pg_dump -Fc -d vital_migration -f "$dump" || fail "pg_dump"
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS vital_restored" -c "CREATE DATABASE vital_restored" 2>/dev/null
+pg_restore -d vital_restored --exit-on-error "$dump" > /tmp/vital_restore.log 2>&1 || { cat /tmp/vital_restore.log; fail "pg_restore"; }
+[ "$(PGDATABASE=vital_restored q -c "SELECT count(*) FROM vital.registered_tables")" = 13 ] || fail "registrations after restore"
+[ "$(PGDATABASE=vital_restored q -c "SELECT string_agg(slug, ',' ORDER BY slug) FROM vital.tenants")" = \
+  "digital-health-startup,pharmaceuticals,platform" ] || fail "tenants after restore"
+[ "$(PGDATABASE=vital_restored q -c "SELECT count(*) FROM vital.audit() WHERE severity IN ('error', 'warning')")" = 0 ] \
+    || { PGDATABASE=vital_restored psql -X -c "SELECT * FROM vital.audit()"; fail "audit after restore"; }
+diff <(expected_views | sort) <(actual_views vital_restored | sort) || fail "tenant views after restore"
+PGDATABASE=vital_restored "$vital/migrate.sh" verify all >/dev/null 2>&1 || fail "verify after restore"
+
 echo "== 2. phase 4 one tenant at a time"
 PGDATABASE=vital_migration "$vital/migrate.sh" rollback 4 >/dev/null 2>&1 || fail "rollback 4"
 PGDATABASE=vital_migration "$vital/migrate.sh" apply 4 digital-health-startup >/dev/null 2>&1 || fail "apply 4 for the startup"
