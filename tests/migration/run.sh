@@ -112,6 +112,8 @@ pg_restore -d vital_restored --exit-on-error "$dump" > /tmp/vital_restore.log 2>
     || { PGDATABASE=vital_restored psql -X -c "SELECT * FROM vital.audit()"; fail "audit after restore"; }
 diff <(expected_views | sort) <(actual_views vital_restored | sort) || fail "tenant views after restore"
 PGDATABASE=vital_restored "$vital/migrate.sh" verify all >/dev/null 2>&1 || fail "verify after restore"
+# The app roles hold privileges in the restored copy; drop it so that phase 3 can drop them.
+psql -X -q -d postgres -c "DROP DATABASE vital_restored"
 
 echo "== 2. phase 4 one tenant at a time"
 PGDATABASE=vital_migration "$vital/migrate.sh" rollback 4 >/dev/null 2>&1 || fail "rollback 4"
