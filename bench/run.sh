@@ -146,6 +146,7 @@ fi
     echo "| benchmark | vital | plain SQL | ratio (vital / plain throughput) |"
     echo "|---|---|---|---|"
     cat "$RESULTS"
+    cat bench/notes.md
 } > docs/benchmarks.md
 say "wrote docs/benchmarks.md"
 cat docs/benchmarks.md
