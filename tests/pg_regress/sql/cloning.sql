@@ -97,6 +97,13 @@ SELECT (SELECT count(*) FROM tools) + (SELECT count(*) FROM agents) + (SELECT co
        + (SELECT count(*) FROM vital.clone_map) = :rows_before AS nothing_written;
 SELECT count(*) AS tables_left FROM pg_class WHERE relname = 'tools';
 
+-- Large clones say so.
+CREATE TABLE bulk (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, n int NOT NULL);
+INSERT INTO bulk (n) SELECT generate_series(1, 10000);
+SELECT vital.register_table('bulk');
+SELECT vital.clone_for_tenant('f7aa6fd4-0af9-4706-8b31-034f1f7accda', 'bulk');
+SELECT count(*) AS pharma_bulk FROM bulk WHERE tenant_id = 'f7aa6fd4-0af9-4706-8b31-034f1f7accda';
+
 -- Export: the tenant and its rows, nothing of the platform or other tenants.
 SELECT jsonb_object_keys(vital.export_tenant('f7aa6fd4-0af9-4706-8b31-034f1f7accda'));
 SELECT key AS tbl, jsonb_array_length(value) AS rows
@@ -117,6 +124,9 @@ SELECT vital.drop_tenant(vital.platform_tenant());
 SELECT vital.drop_tenant('11111111-1111-1111-1111-111111111111');
 \echo :LAST_ERROR_SQLSTATE
 
+DELETE FROM bulk WHERE tenant_id <> vital.platform_tenant();
+SELECT vital.unregister_table('bulk', true);
+DROP TABLE bulk;
 SELECT vital.unregister_table(t, true) FROM unnest('{agent_tools,agents,tools}'::regclass[]) t;
 \echo :LAST_ERROR_SQLSTATE
 DELETE FROM agent_tools WHERE tenant_id <> vital.platform_tenant();
