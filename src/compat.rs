@@ -423,6 +423,8 @@ fn create_compat_column_text(
             ),
             &[],
         );
+        // Compat views over the table show the new column too.
+        refresh_views_of(tbl);
     });
 }
 
@@ -461,7 +463,9 @@ fn drop_compat_column_text(tbl: Option<pg_sys::Oid>, col: Option<&str>) {
         let propagate = sql::ident(&truncated(format!("vital_compat_{}_{col}", table.name)));
         sql::run(&format!("DROP TRIGGER IF EXISTS {sync} ON {t}"), &[]);
         sql::run(&format!("DROP TRIGGER IF EXISTS {propagate} ON {lookup}"), &[]);
-        sql::run(&format!("ALTER TABLE {t} DROP COLUMN {}", sql::ident(col)), &[]);
+        with_views_detached(tbl, || {
+            sql::run(&format!("ALTER TABLE {t} DROP COLUMN {}", sql::ident(col)), &[]);
+        });
         sql::run(
             "DELETE FROM vital.compat_objects WHERE id = $1::int",
             &[id.into()],

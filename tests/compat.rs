@@ -107,9 +107,22 @@ fn compat_column_follows_its_key_and_its_label_per_tenant() {
     let before = table_fingerprint(&mut admin, &format!("{s}.tools"));
     admin
         .batch_execute(&format!(
-            "SELECT vital.create_compat_column('{s}.tools', 'category', 'category_id', '{s}.tool_categories', 'name')"
+            "SELECT vital.create_compat_view('{s}.tool_list', '{s}.tools');
+             SELECT vital.create_compat_column('{s}.tools', 'category', 'category_id', '{s}.tool_categories', 'name')"
         ))
         .unwrap();
+    let view_has_category = |c: &mut postgres::Client| -> bool {
+        c.query_one(
+            "SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid = $1::text::regclass AND attname = 'category')",
+            &[&format!("{s}.tool_list")],
+        )
+        .unwrap()
+        .get(0)
+    };
+    assert!(
+        view_has_category(&mut admin),
+        "the compat view does not show the compat column"
+    );
     let category = |c: &mut postgres::Client, id: i32| -> Option<String> {
         c.query_one(&format!("SELECT category FROM {s}.tools WHERE id = $1"), &[&id])
             .unwrap()
@@ -199,6 +212,13 @@ fn compat_column_follows_its_key_and_its_label_per_tenant() {
         .batch_execute(&format!(
             "SELECT vital.drop_compat_column('{s}.tools', 'category')"
         ))
+        .unwrap();
+    assert!(
+        !view_has_category(&mut admin),
+        "the compat view still shows the dropped column"
+    );
+    admin
+        .batch_execute(&format!("SELECT vital.drop_compat_view('{s}.tool_list')"))
         .unwrap();
     assert_eq!(table_fingerprint(&mut admin, &format!("{s}.tools")), before);
 }
