@@ -284,6 +284,11 @@ fn clone_rows(target: Uuid, rel: &Relation, filter: Option<&str>, source: Uuid) 
             _ => final_cols.push(format!("p.vital_c{i}")),
         }
     }
+    // A key with a generated part always differs from its source's; only a key made entirely
+    // of (possibly unremapped) references can come out identical and must be checked.
+    let key_is_generated = key_cols
+        .iter()
+        .any(|k| (k.identity || k.default.is_some()) && !refs.iter().any(|r| r.column == k.name));
     let clone_key_parts: Vec<String> = key_cols
         .iter()
         .map(|k| {
@@ -306,8 +311,7 @@ fn clone_rows(target: Uuid, rel: &Relation, filter: Option<&str>, source: Uuid) 
          ), usable AS (
             -- A copy whose key would equal its source's (a key made only of references to rows
             -- that were not cloned) would be the source row again: it is skipped.
-            SELECT *, jsonb_build_object({clone_key}) AS vital_clone_key FROM finals
-             WHERE jsonb_build_object({clone_key}) IS DISTINCT FROM vital_source_key
+            SELECT *, jsonb_build_object({clone_key}) AS vital_clone_key FROM finals{identical_filter}
          ), mapped AS (
             INSERT INTO vital.clone_map (relid, target, source, source_key, clone_key)
             SELECT $3::oid::regclass, $1, $2, vital_source_key, vital_clone_key FROM usable
@@ -321,6 +325,14 @@ fn clone_rows(target: Uuid, rel: &Relation, filter: Option<&str>, source: Uuid) 
         insert_cols = insert_cols.join(", "),
         picked_cols = picked_cols.join(", "),
         final_cols = final_cols.join(", "),
+        identical_filter = if key_is_generated {
+            String::new()
+        } else {
+            format!(
+                " WHERE jsonb_build_object({}) IS DISTINCT FROM vital_source_key",
+                clone_key_parts.join(", ")
+            )
+        },
         self_joins = self_joins.join(" "),
     );
     sql::execute_count(&statement, &[target.into(), source.into(), rel.oid.into()])

@@ -89,6 +89,11 @@ SELECT vital.register_table('tool_names');
 CREATE MATERIALIZED VIEW tool_counts AS SELECT count(*) FROM tools;
 SELECT vital.register_table('tool_counts');
 \echo :LAST_ERROR_SQLSTATE
+CREATE EXTENSION file_fdw;
+CREATE SERVER regress_files FOREIGN DATA WRAPPER file_fdw;
+CREATE FOREIGN TABLE imported (id int) SERVER regress_files OPTIONS (filename '/dev/null');
+SELECT vital.register_table('imported');
+\echo :LAST_ERROR_SQLSTATE
 CREATE TEMP TABLE scratch (x int);
 SELECT vital.register_table('scratch');
 \echo :LAST_ERROR_SQLSTATE
@@ -145,5 +150,6 @@ SELECT count(*) AS registered FROM vital.registered_tables;
 DROP EXTENSION vital_tenancy;
 DROP SCHEMA vital;
 DROP TABLE tools, legacy, prompts CASCADE;
+DROP EXTENSION file_fdw CASCADE;
 DROP ROLE regress_owner;
 DROP ROLE regress_app;
