@@ -83,6 +83,9 @@ say "bench data: $ROWS notes over 100 tenants, twice"
 "${PSQL[@]}" -d bench -v rows="$ROWS" -v tenants=100 -f bench/reads_setup.sql
 compare "1a. point read by id, tenant set once per connection" vital_point.sql bench_app plain_point.sql bench_plain
 compare "1a. latest-20 list, tenant set once per connection" vital_latest.sql bench_app plain_latest.sql bench_plain
+say "bench: server_reads.sql"
+PGUSER=bench_app "${PSQL[@]}" -d bench -v calls="$([ $SMOKE = 1 ] && echo 200 || echo 20000)" \
+    -f bench/server_reads.sql | grep '^|' | tee -a "$RESULTS"
 compare "1b. pooled point read, BEGIN + set_tenant(t, true) + read + COMMIT, one statement per round trip" \
     vital_pooled_point.sql bench_app plain_pooled_point.sql bench_plain
 compare "1b. pooled point read, the same four statements in one round trip (simple query)" \
@@ -129,7 +132,7 @@ done
 
 if [ $SMOKE = 1 ]; then
     lines=$(wc -l < "$RESULTS")
-    [ "$lines" -ge 14 ] || { echo "bench smoke run produced $lines result lines, expected 14" >&2; exit 1; }
+    [ "$lines" -ge 18 ] || { echo "bench smoke run produced $lines result lines, expected 18" >&2; exit 1; }
     say "bench smoke run: $lines result lines"
     exit 0
 fi
