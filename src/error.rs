@@ -9,12 +9,7 @@ pub use pgrx::PgSqlErrorCode as Code;
 /// Raises an ERROR with `code`, `message` and an optional hint. Never returns.
 #[track_caller]
 pub fn raise(code: Code, message: impl Into<String>, hint: Option<&str>) -> ! {
-    let mut report = ErrorReport::new(code, message.into(), "vital_tenancy");
-    if let Some(hint) = hint {
-        report = report.set_hint(hint.to_string());
-    }
-    report.report(PgLogLevel::ERROR);
-    unreachable!("ERROR-level reports do not return")
+    report(ErrorReport::new(code, message.into(), "vital_tenancy"), hint)
 }
 
 /// Unwraps an argument that must not be NULL, naming the argument in the error.
@@ -53,7 +48,15 @@ pub fn raise_with_detail(
     detail: impl Into<String>,
     hint: Option<&str>,
 ) -> ! {
-    let mut report = ErrorReport::new(code, message.into(), "vital_tenancy").set_detail(detail.into());
+    report(
+        ErrorReport::new(code, message.into(), "vital_tenancy").set_detail(detail.into()),
+        hint,
+    )
+}
+
+/// Adds the hint, if any, and raises the report at ERROR level.
+#[track_caller]
+fn report(mut report: ErrorReport, hint: Option<&str>) -> ! {
     if let Some(hint) = hint {
         report = report.set_hint(hint.to_string());
     }

@@ -13,33 +13,9 @@ use pgrx::pg_sys;
 /// On error the transaction (or subtransaction) abort restores both the user and the GUC
 /// nest level, exactly as it does for a `SECURITY DEFINER` function with a `SET` clause.
 pub fn as_superuser<R>(f: impl FnOnce() -> R) -> R {
-    unsafe {
-        let mut saved_user = pg_sys::InvalidOid;
-        let mut saved_context: std::ffi::c_int = 0;
-        pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
-
-        let nest_level = pg_sys::NewGUCNestLevel();
-        pg_sys::set_config_option(
-            c"search_path".as_ptr(),
-            c"pg_catalog, pg_temp".as_ptr(),
-            pg_sys::GucContext::PGC_USERSET,
-            pg_sys::GucSource::PGC_S_SESSION,
-            pg_sys::GucAction::GUC_ACTION_SAVE,
-            true,
-            0,
-            false,
-        );
-        pg_sys::SetUserIdAndSecContext(
-            pg_sys::Oid::from(pg_sys::BOOTSTRAP_SUPERUSERID),
-            saved_context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as std::ffi::c_int,
-        );
-
-        let result = f();
-
-        pg_sys::SetUserIdAndSecContext(saved_user, saved_context);
-        pg_sys::AtEOXact_GUC(true, nest_level);
-        result
-    }
+    with_setting("search_path", "pg_catalog, pg_temp", || {
+        as_superuser_no_search_path(f)
+    })
 }
 
 /// Runs `f` as the bootstrap superuser, leaving `search_path` alone: only for statements whose
