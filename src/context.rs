@@ -6,8 +6,8 @@
 //! `current_tenant()` is called by every row-level-security policy, sometimes once per row,
 //! so it must be cheap: it reads the setting in place and compares it with the last tenant it
 //! validated. The validation (the tenant exists and is active) is repeated only after the
-//! registry changed: `suspend_tenant` and friends send a relcache invalidation for
-//! `vital.tenants`, which every backend processes at its next statement, and our callback
+//! registry changed: a statement trigger on vital's registry tables sends a relcache
+//! invalidation, which every backend processes at its next statement, and our callback
 //! forgets the validated tenant. That is how a session already in a suspended tenant loses
 //! access at its next statement.
 

@@ -14,7 +14,7 @@
 //!
 //! vital's own DDL (inside register/unregister) is skipped: see `registration::VitalDdl`.
 
-use crate::error::{self, raise, Code};
+use crate::error::{raise, Code};
 use crate::privileged::as_superuser;
 use crate::registration::{self, Via};
 use crate::{fk_guard, sql};
@@ -225,11 +225,7 @@ fn refuse_drop_while_registered() {
         if !registry_exists() {
             return 0;
         }
-        error::spi(
-            Spi::get_one::<i64>("SELECT count(*) FROM vital.registrations"),
-            "counting registered tables",
-        )
-        .unwrap_or(0)
+        sql::one::<i64>("SELECT count(*) FROM vital.registrations", &[]).unwrap_or(0)
     });
     if registered > 0 {
         raise(

@@ -1,7 +1,8 @@
 //! The tenant registry: `vital.tenants`, its lifecycle functions, and role allowances.
 
-use crate::error::{self, raise, required, Code};
+use crate::error::{raise, required, Code};
 use crate::privileged::as_superuser;
+use crate::sql;
 use pgrx::prelude::*;
 use pgrx::Uuid;
 use std::cell::RefCell;
@@ -77,29 +78,16 @@ pub fn find(id: Uuid) -> Option<TenantRow> {
 
 /// Looks a tenant up by id with vital's own rights, bypassing the cache.
 fn lookup(id: Uuid) -> Option<TenantRow> {
-    as_superuser(|| {
-        let row: (Option<String>, Option<String>) = error::spi(
-            Spi::connect(|client| {
-                let table = client.select(
-                    "SELECT slug, status FROM vital.tenants WHERE id = $1",
-                    Some(1),
-                    &[id.into()],
-                )?;
-                if table.is_empty() {
-                    Ok((None, None))
-                } else {
-                    table.first().get_two::<String, String>()
-                }
-            }),
-            "looking up a tenant",
-        );
-        match row {
-            (Some(slug), Some(status)) => Some(TenantRow {
-                slug,
-                active: status == "active",
-            }),
-            _ => None,
-        }
+    let rows = as_superuser(|| {
+        sql::rows_text(
+            "SELECT slug, status FROM vital.tenants WHERE id = $1",
+            &[id.into()],
+        )
+    });
+    let row = rows.into_iter().next()?;
+    Some(TenantRow {
+        slug: row[0].clone().unwrap_or_default(),
+        active: row[1].as_deref() == Some("active"),
     })
 }
 
@@ -112,18 +100,6 @@ pub fn get(id: Uuid) -> TenantRow {
             format!("tenant {id} does not exist"),
             Some("See vital.tenants for the known tenants, or create one with vital.create_tenant()."),
         ),
-    }
-}
-
-/// Tells the tenant-context caches of every session that the registry changed; they drop
-/// their validated tenant at their next statement and look it up again.
-pub fn invalidate_caches() {
-    let relid: Option<pg_sys::Oid> = error::spi(
-        Spi::get_one("SELECT 'vital.tenants'::regclass::oid"),
-        "resolving vital.tenants",
-    );
-    if let Some(relid) = relid {
-        unsafe { pg_sys::CacheInvalidateRelcacheByRelid(relid) };
     }
 }
 
@@ -176,17 +152,13 @@ fn create_tenant(slug: Option<&str>, name: Option<&str>, id: default!(Option<Uui
             Some("Pass another id, or NULL to have one generated."),
         );
     }
-    let slug_taken: bool = as_superuser(|| {
-        error::spi(
-            Spi::get_one_with_args(
-                "SELECT EXISTS (SELECT FROM vital.tenants WHERE slug = $1)",
-                &[slug.into()],
-            ),
-            "checking the slug",
+    let slug_taken = as_superuser(|| {
+        sql::one::<bool>(
+            "SELECT EXISTS (SELECT FROM vital.tenants WHERE slug = $1)",
+            &[slug.into()],
         )
-        .unwrap_or(false)
     });
-    if slug_taken {
+    if slug_taken == Some(true) {
         raise(
             Code::ERRCODE_UNIQUE_VIOLATION,
             format!("tenant slug {slug:?} is already taken"),
@@ -194,12 +166,9 @@ fn create_tenant(slug: Option<&str>, name: Option<&str>, id: default!(Option<Uui
         );
     }
     as_superuser(|| {
-        error::spi(
-            Spi::run_with_args(
-                "INSERT INTO vital.tenants (id, slug, name) VALUES ($1, $2, $3)",
-                &[id.into(), slug.into(), name.into()],
-            ),
-            "inserting the tenant",
+        sql::run(
+            "INSERT INTO vital.tenants (id, slug, name) VALUES ($1, $2, $3)",
+            &[id.into(), slug.into(), name.into()],
         )
     });
     id
@@ -208,23 +177,8 @@ fn create_tenant(slug: Option<&str>, name: Option<&str>, id: default!(Option<Uui
 #[pg_extern(stable, parallel_safe)]
 fn tenant_id(slug: Option<&str>) -> Uuid {
     let slug = required(slug, "vital.tenant_id", "slug");
-    let id: Option<Uuid> = as_superuser(|| {
-        error::spi(
-            Spi::connect(|client| {
-                let table = client.select(
-                    "SELECT id FROM vital.tenants WHERE slug = $1",
-                    Some(1),
-                    &[slug.into()],
-                )?;
-                if table.is_empty() {
-                    Ok(None)
-                } else {
-                    table.first().get_one::<Uuid>()
-                }
-            }),
-            "looking up a tenant by slug",
-        )
-    });
+    let id =
+        as_superuser(|| sql::one::<Uuid>("SELECT id FROM vital.tenants WHERE slug = $1", &[slug.into()]));
     match id {
         Some(id) => id,
         None => raise(
@@ -246,12 +200,9 @@ fn set_status(function: &str, tenant: Option<Uuid>, status: &str) {
         );
     }
     as_superuser(|| {
-        error::spi(
-            Spi::run_with_args(
-                "UPDATE vital.tenants SET status = $2 WHERE id = $1",
-                &[tenant.into(), status.into()],
-            ),
-            "updating the tenant status",
+        sql::run(
+            "UPDATE vital.tenants SET status = $2 WHERE id = $1",
+            &[tenant.into(), status.into()],
         )
     });
 }
@@ -272,12 +223,7 @@ fn change_allowance(function: &str, role: Option<pg_sys::Oid>, tenant: Option<Uu
     let tenant = required(tenant, function, "tenant");
     check_role_exists(role);
     get(tenant);
-    as_superuser(|| {
-        error::spi(
-            Spi::run_with_args(statement, &[role.into(), tenant.into()]),
-            function,
-        )
-    });
+    as_superuser(|| sql::run(statement, &[role.into(), tenant.into()]));
 }
 
 #[pg_extern(sql = "
@@ -324,7 +270,7 @@ pub fn role_may_use(role: pg_sys::Oid, tenant: Uuid) -> bool {
         Some(allowed) => allowed,
         None => {
             let tenants: Vec<Uuid> = as_superuser(|| {
-                crate::sql::column::<Uuid>(
+                sql::column::<Uuid>(
                     "SELECT tenant FROM vital.tenant_allowances WHERE role = $1::oid::regrole",
                     &[role.into()],
                 )
@@ -349,11 +295,13 @@ pub fn role_name(role: pg_sys::Oid) -> String {
 }
 
 /// Statement trigger on vital.tenants and vital.tenant_allowances: whoever changes them (the
-/// functions above, or a superuser's plain UPDATE), every backend's caches learn of it.
+/// functions above, or a superuser's plain UPDATE), every backend's caches learn of it. A
+/// relcache invalidation of the changed table is broadcast at commit; the callback in
+/// `context.rs` drops the validated tenant and moves the cache generation on for any relation.
 #[pg_trigger]
 fn tenant_registry_changed<'a>(
-    _trigger: &'a PgTrigger<'a>,
+    trigger: &'a PgTrigger<'a>,
 ) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, PgTriggerError> {
-    invalidate_caches();
+    unsafe { pg_sys::CacheInvalidateRelcacheByRelid(trigger.relid()?) };
     Ok(None)
 }
