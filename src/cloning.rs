@@ -82,7 +82,7 @@ fn references(rel: &Relation) -> Vec<Reference> {
     .into_iter()
     .map(|r| Reference {
         column: r[0].clone().unwrap_or_default(),
-        parent: pg_sys::Oid::from(r[1].as_deref().unwrap_or("0").parse::<u32>().unwrap_or(0)),
+        parent: sql::oid(r[1].as_deref()).unwrap_or(pg_sys::InvalidOid),
         parent_key: r[2].clone().unwrap_or_default(),
     })
     .collect()

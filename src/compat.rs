@@ -51,21 +51,13 @@ fn require_table(rel: &Relation, role: &str) {
     }
 }
 
-fn relation_in(schema: &str, name: &str) -> Option<(pg_sys::Oid, String)> {
-    sql::rows_text(
-        "SELECT c.oid::text, c.relkind::text FROM pg_catalog.pg_class c
+fn relation_in(schema: &str, name: &str) -> Option<pg_sys::Oid> {
+    sql::one::<pg_sys::Oid>(
+        "SELECT c.oid FROM pg_catalog.pg_class c
            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
           WHERE n.nspname = $1 AND c.relname = $2",
         &[schema.into(), name.into()],
     )
-    .into_iter()
-    .next()
-    .map(|r| {
-        (
-            pg_sys::Oid::from(r[0].as_deref().unwrap_or("0").parse::<u32>().unwrap_or(0)),
-            r[1].clone().unwrap_or_default(),
-        )
-    })
 }
 
 /// (Re-)creates `view` as `SELECT * FROM target`, security_invoker, owned like the table.
@@ -139,7 +131,7 @@ fn create_compat_view(alias: Option<&str>, target: Option<pg_sys::Oid>) {
             );
         }
         let view = sql::qualified(&schema, &name);
-        if let Some((oid, _kind)) = relation_in(&schema, &name) {
+        if let Some(oid) = relation_in(&schema, &name) {
             let same = sql::one::<bool>(
                 "SELECT EXISTS (SELECT FROM vital.compat_objects
                                  WHERE kind = 'view' AND view = $1::oid::regclass AND target = $2::oid::regclass)",
@@ -174,7 +166,7 @@ fn drop_compat_view(alias: Option<&str>) {
     as_vital_ddl(|| {
         let (schema, name) = parse_alias(alias);
         let view = sql::qualified(&schema, &name);
-        let known = relation_in(&schema, &name).and_then(|(oid, _)| {
+        let known = relation_in(&schema, &name).and_then(|oid| {
             sql::one::<i32>(
                 "SELECT id FROM vital.compat_objects WHERE kind = 'view' AND view = $1::oid::regclass",
                 &[oid.into()],

@@ -260,11 +260,7 @@ fn ddl_command_end_handler(fcinfo: pg_sys::FunctionCallInfo) {
             &[],
         );
         for command in commands {
-            let Some(oid) = command[0]
-                .as_deref()
-                .and_then(|s| s.parse::<u32>().ok())
-                .map(pg_sys::Oid::from)
-            else {
+            let Some(oid) = sql::oid(command[0].as_deref()) else {
                 continue;
             };
             let tag = command[1].as_deref().unwrap_or("");

@@ -9,46 +9,36 @@ use pgrx::{JsonB, Uuid};
 
 /// Registered tables (partitions through their parent), children before parents: a table is
 /// listed only after every registered table with a foreign key to it (self-references aside).
-fn tables_children_first() -> Vec<(pg_sys::Oid, String)> {
-    let rows = sql::rows_text(
-        "SELECT r.relid::oid::text, r.relid::text,
-                coalesce((SELECT array_agg(DISTINCT c.conrelid::oid)::text
-                            FROM pg_catalog.pg_constraint c
-                           WHERE c.contype = 'f' AND c.confrelid = r.relid AND c.conrelid <> r.relid
-                             AND c.conparentid = 0
-                             AND c.conrelid IN (SELECT relid FROM vital.registrations WHERE parent IS NULL)),
-                         '{}')
-           FROM vital.registrations r WHERE r.parent IS NULL ORDER BY r.relid::oid",
+fn tables_children_first() -> Vec<String> {
+    let mut pending = sql::column::<String>(
+        "SELECT relid::text FROM vital.registrations WHERE parent IS NULL ORDER BY relid::oid",
         &[],
     );
-    let parse_oid = |s: &str| pg_sys::Oid::from(s.parse::<u32>().unwrap_or(0));
-    let mut pending: Vec<(pg_sys::Oid, String, Vec<pg_sys::Oid>)> = rows
-        .into_iter()
-        .map(|r| {
-            let children = r[2]
-                .as_deref()
-                .unwrap_or("{}")
-                .trim_matches(|c| c == '{' || c == '}')
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(parse_oid)
-                .collect();
-            (
-                parse_oid(r[0].as_deref().unwrap_or("0")),
-                r[1].clone().unwrap_or_default(),
-                children,
-            )
-        })
-        .collect();
-    let mut ordered: Vec<(pg_sys::Oid, String)> = Vec::new();
+    // (child, parent) for every foreign key between two of them.
+    let edges: Vec<(String, String)> = sql::rows_text(
+        "SELECT DISTINCT c.conrelid::regclass::text, c.confrelid::regclass::text
+           FROM pg_catalog.pg_constraint c
+          WHERE c.contype = 'f' AND c.conparentid = 0 AND c.conrelid <> c.confrelid
+            AND c.conrelid IN (SELECT relid FROM vital.registrations WHERE parent IS NULL)
+            AND c.confrelid IN (SELECT relid FROM vital.registrations WHERE parent IS NULL)",
+        &[],
+    )
+    .into_iter()
+    .map(|r| (r[0].clone().unwrap_or_default(), r[1].clone().unwrap_or_default()))
+    .collect();
+    let mut ordered: Vec<String> = Vec::new();
     while !pending.is_empty() {
         let ready = pending
             .iter()
-            .position(|(_, _, children)| children.iter().all(|c| ordered.iter().any(|(o, _)| o == c)))
+            .position(|table| {
+                edges
+                    .iter()
+                    .filter(|(_, parent)| parent == table)
+                    .all(|(child, _)| ordered.contains(child))
+            })
             // A cycle between tables: take the first and let the foreign keys decide.
             .unwrap_or(0);
-        let (oid, name, _) = pending.remove(ready);
-        ordered.push((oid, name));
+        ordered.push(pending.remove(ready));
     }
     ordered
 }
@@ -66,7 +56,7 @@ fn drop_tenant(tenant: Option<Uuid>) -> i64 {
     as_vital_ddl(|| {
         tenants::get(tenant);
         let mut deleted: u64 = 0;
-        for (_, table) in tables_children_first() {
+        for table in tables_children_first() {
             deleted += sql::execute_count(
                 &format!("DELETE FROM {table} WHERE tenant_id = $1"),
                 &[tenant.into()],
@@ -95,7 +85,7 @@ fn export_tenant(tenant: Option<Uuid>) -> JsonB {
         .map(|j| j.0)
         .unwrap_or(serde_json::Value::Null);
         let mut tables = serde_json::Map::new();
-        let mut names: Vec<String> = tables_children_first().into_iter().map(|(_, n)| n).collect();
+        let mut names = tables_children_first();
         names.sort();
         for table in names {
             // Rows in primary-key order (or physical order without one), as jsonb objects.

@@ -98,10 +98,7 @@ fn load(oid: pg_sys::Oid) -> Option<Registration> {
     let r = rows.into_iter().next()?;
     let flag = |i: usize| r[i].as_deref() == Some("true");
     Some(Registration {
-        parent: r[0]
-            .as_deref()
-            .and_then(|s| s.parse::<u32>().ok())
-            .map(pg_sys::Oid::from),
+        parent: sql::oid(r[0].as_deref()),
         column_added: flag(1),
         column_default_before: r[2].clone(),
         column_not_null_before: r[3].as_deref().map(|s| s == "true"),

@@ -63,6 +63,11 @@ pub fn rows_text(query: &str, args: &[DatumWithOid]) -> Vec<Vec<Option<String>>>
     )
 }
 
+/// An OID from a text column of a catalog query.
+pub fn oid(text: Option<&str>) -> Option<pg_sys::Oid> {
+    text?.parse::<u32>().ok().map(pg_sys::Oid::from)
+}
+
 /// A quoted identifier.
 pub fn ident(name: &str) -> String {
     pgrx::spi::quote_identifier(name)
