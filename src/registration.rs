@@ -362,7 +362,8 @@ pub fn register(
     crate::compat::refresh_views_of(oid);
 }
 
-/// Undoes a registration exactly (partitions first).
+/// Undoes a registration exactly (partitions first). The caller then drops the foreign-key
+/// guards that no longer apply (`fk_guard::sync_all`), once for all the tables it unregistered.
 pub fn unregister(oid: pg_sys::Oid, drop_column: bool, through_parent: bool) {
     let rel = catalog::existing_relation(oid);
     let table = rel.qualified();
@@ -394,7 +395,6 @@ pub fn unregister(oid: pg_sys::Oid, drop_column: bool, through_parent: bool) {
     }
 
     sql::run("DELETE FROM vital.registrations WHERE relid = $1", &[oid.into()]);
-    fk_guard::sync_all();
     policies::drop_policies(&rel);
     policies::restore_row_security(&rel, reg.rls_before, reg.force_rls_before);
     if reg.scope_unique {
@@ -484,7 +484,10 @@ LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
 fn unregister_table(tbl: Option<pg_sys::Oid>, drop_column: Option<bool>) {
     let tbl = required(tbl, "vital.unregister_table", "tbl");
     let drop_column = required(drop_column, "vital.unregister_table", "drop_column");
-    as_vital_ddl(|| unregister(tbl, drop_column, false));
+    as_vital_ddl(|| {
+        unregister(tbl, drop_column, false);
+        fk_guard::sync_all();
+    });
 }
 
 /// The schema's OID, or an error naming it.
@@ -590,6 +593,7 @@ fn unregister_schema_text(sch: Option<&str>) -> i32 {
         for &t in &tables {
             unregister(t, false, false);
         }
+        fk_guard::sync_all();
         tables.len() as i32
     })
 }
