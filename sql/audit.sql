@@ -93,14 +93,16 @@ SELECT 'warning', format('%s on %s', ic.relname, reg.name),
 UNION ALL
 SELECT 'warning', format('%s on %s', c.conname, c.conrelid::regclass),
        'foreign key between registered tables without vital''s tenant guard: it accepts another tenant''s rows',
-       format('SELECT vital.register_table(%L) to re-create the guard, or ALTER TABLE %s ENABLE TRIGGER %I',
-              c.conrelid::regclass::text, c.conrelid::regclass, left('vital_fk_guard_' || c.conname, 63))
+       CASE WHEN g.tgname IS NULL
+            THEN format('SELECT vital.register_table(%L) to re-create the guard', c.conrelid::regclass::text)
+            ELSE format('ALTER TABLE %s ENABLE TRIGGER %I', c.conrelid::regclass, g.tgname) END
   FROM pg_constraint c
+  -- A guard is recognised by its argument, the constraint's name, not by its (truncated) name.
+  LEFT JOIN pg_trigger g ON g.tgrelid = c.conrelid AND g.tgfoid = 'vital.fk_guard()'::regprocedure
+                        AND g.tgargs = convert_to(c.conname::text, getdatabaseencoding()) || '\x00'::bytea
  WHERE c.contype = 'f' AND c.conparentid = 0
    AND c.conrelid IN (SELECT oid FROM registered) AND c.confrelid IN (SELECT oid FROM registered)
-   AND NOT EXISTS (SELECT FROM pg_trigger t
-                    WHERE t.tgrelid = c.conrelid AND t.tgname = left('vital_fk_guard_' || c.conname, 63)
-                      AND t.tgfoid = 'vital.fk_guard()'::regprocedure AND t.tgenabled <> 'D')
+   AND (g.tgname IS NULL OR g.tgenabled = 'D')
 UNION ALL
 SELECT DISTINCT 'warning', p.oid::regprocedure::text,
        format('SECURITY DEFINER function reads registered table %s with its owner''s rights', reg.name),

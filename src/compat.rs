@@ -272,14 +272,6 @@ fn referenced_key(tbl: &Relation, fk_col: &str, lookup: &Relation) -> String {
     })
 }
 
-fn truncated(name: String) -> String {
-    let mut name = name;
-    while name.len() > 63 {
-        name.pop();
-    }
-    name
-}
-
 #[pg_extern(sql = "
 CREATE FUNCTION vital.create_compat_column_text(tbl regclass, col text, fk_col text, lookup regclass,
                                                 label_col text) RETURNS void
@@ -398,8 +390,8 @@ fn create_compat_column_text(
             ],
         )
         .unwrap_or_default();
-        let sync = sql::ident(&truncated(format!("vital_compat_{col}")));
-        let propagate = sql::ident(&truncated(format!("vital_compat_{}_{col}", table.name)));
+        let sync = sql::ident(&sql::truncated_name(format!("vital_compat_{col}")));
+        let propagate = sql::ident(&sql::truncated_name(format!("vital_compat_{}_{col}", table.name)));
         sql::run(
             &format!(
                 "CREATE TRIGGER {sync} BEFORE INSERT OR UPDATE ON {t}
@@ -451,8 +443,8 @@ fn drop_compat_column_text(tbl: Option<pg_sys::Oid>, col: Option<&str>) {
             row[0].clone().unwrap_or_default(),
             row[1].clone().unwrap_or_default(),
         );
-        let sync = sql::ident(&truncated(format!("vital_compat_{col}")));
-        let propagate = sql::ident(&truncated(format!("vital_compat_{}_{col}", table.name)));
+        let sync = sql::ident(&sql::truncated_name(format!("vital_compat_{col}")));
+        let propagate = sql::ident(&sql::truncated_name(format!("vital_compat_{}_{col}", table.name)));
         sql::run(&format!("DROP TRIGGER IF EXISTS {sync} ON {t}"), &[]);
         sql::run(&format!("DROP TRIGGER IF EXISTS {propagate} ON {lookup}"), &[]);
         with_views_detached(tbl, || {

@@ -19,23 +19,18 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-const TRIGGER_PREFIX: &str = "vital_fk_guard_";
-
-/// The guard trigger's name for a constraint (PostgreSQL truncates names to 63 bytes).
-fn trigger_name(constraint: &str) -> String {
-    let mut name = format!("{TRIGGER_PREFIX}{constraint}");
-    while name.len() > 63 {
-        name.pop();
-    }
-    name
-}
+/// SQL true when trigger `t`'s argument is constraint `c`'s name: guards are recognised by the
+/// constraint they guard, never by their own name, which PostgreSQL truncates to 63 bytes.
+const GUARDS_CONSTRAINT: &str =
+    "pg_catalog.convert_to(c.conname::text, pg_catalog.getdatabaseencoding()) || '\\x00'::bytea";
 
 /// Makes the guard triggers match the foreign keys: one per top-level foreign key whose two
 /// tables are both registered, none elsewhere. Idempotent; cheap when nothing changed.
 pub fn sync_all() {
     // Guards that should exist but do not.
     let missing = sql::rows_text(
-        "SELECT c.conrelid::regclass::text, c.conname::text,
+        &format!(
+            "SELECT c.conrelid::regclass::text, c.conname::text,
                 (SELECT string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY k.ord)
                    FROM unnest(c.conkey) WITH ORDINALITY k(attnum, ord)
                    JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum),
@@ -48,8 +43,9 @@ pub fn sync_all() {
             AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
                              WHERE t.tgrelid = c.conrelid AND t.tgparentid = 0
                                AND t.tgfoid = 'vital.fk_guard()'::pg_catalog.regprocedure
-                               AND t.tgname = left($1 || c.conname, 63))",
-        &[TRIGGER_PREFIX.into()],
+                               AND t.tgargs = {GUARDS_CONSTRAINT})"
+        ),
+        &[],
     );
     for row in missing {
         let (table, constraint, columns) = (
@@ -60,7 +56,7 @@ pub fn sync_all() {
         let deferrable = row[3].as_deref() == Some("true");
         let deferred = row[4].as_deref() == Some("true");
         let partitioned = row[5].as_deref() == Some("p");
-        let name = sql::ident(&trigger_name(&constraint));
+        let name = sql::ident(&sql::truncated_name(format!("vital_fk_guard_{constraint}")));
         let arg = pgrx::spi::quote_literal(&constraint);
         // A deferrable key is checked when PostgreSQL checks it; constraint triggers are not
         // available on partitioned tables, whose guard is immediate.
@@ -81,16 +77,18 @@ pub fn sync_all() {
 
     // Guards whose foreign key is gone, or whose tables are no longer both registered.
     let stale = sql::rows_text(
-        "SELECT t.tgrelid::regclass::text, t.tgname::text
+        &format!(
+            "SELECT t.tgrelid::regclass::text, t.tgname::text
            FROM pg_catalog.pg_trigger t
           WHERE t.tgfoid = 'vital.fk_guard()'::pg_catalog.regprocedure AND t.tgparentid = 0
             AND NOT EXISTS (
                 SELECT FROM pg_catalog.pg_constraint c
                  WHERE c.contype = 'f' AND c.conparentid = 0 AND c.conrelid = t.tgrelid
-                   AND left($1 || c.conname, 63) = t.tgname
+                   AND t.tgargs = {GUARDS_CONSTRAINT}
                    AND c.conrelid IN (SELECT relid FROM vital.registrations)
-                   AND c.confrelid IN (SELECT relid FROM vital.registrations))",
-        &[TRIGGER_PREFIX.into()],
+                   AND c.confrelid IN (SELECT relid FROM vital.registrations))"
+        ),
+        &[],
     );
     for row in stale {
         let table = row[0].clone().unwrap_or_default();

@@ -73,6 +73,14 @@ pub fn ident(name: &str) -> String {
     pgrx::spi::quote_identifier(name)
 }
 
+/// `name` cut to what PostgreSQL keeps of an identifier (NAMEDATALEN - 1 bytes, whole characters).
+pub fn truncated_name(mut name: String) -> String {
+    while name.len() >= pg_sys::NAMEDATALEN as usize {
+        name.pop();
+    }
+    name
+}
+
 /// A quoted schema-qualified name.
 pub fn qualified(schema: &str, name: &str) -> String {
     format!("{}.{}", ident(schema), ident(name))

@@ -388,3 +388,46 @@ fn cached_generic_plans_follow_the_tenant() {
         assert_eq!(names, vec![mine.to_string(), "Calculator".to_string()]);
     }
 }
+
+#[test]
+#[ignore = "needs the scratch cluster: run through scripts/test.sh"]
+fn a_foreign_key_with_a_long_multibyte_name_keeps_its_guard() {
+    let mut admin = superuser();
+    let s = test_schema(&mut admin, "mbfk");
+    let a = create_tenant(&mut admin, "mbfk-a");
+    let b = create_tenant(&mut admin, "mbfk-b");
+    // 29 two-byte characters: the guard's name ("vital_fk_guard_" + it) is cut to 63 bytes.
+    let constraint = "é".repeat(29);
+    admin
+        .batch_execute(&format!(
+            "CREATE TABLE {s}.parents (id int PRIMARY KEY);
+             CREATE TABLE {s}.children (id int PRIMARY KEY, parent_id int,
+                 CONSTRAINT \"{constraint}\" FOREIGN KEY (parent_id) REFERENCES {s}.parents (id));
+             SELECT vital.register_table('{s}.parents');
+             SELECT vital.register_table('{s}.children');
+             ALTER TABLE {s}.children ADD COLUMN note text;
+             BEGIN; SELECT vital.set_tenant('{b}', true); INSERT INTO {s}.parents VALUES (1); COMMIT;"
+        ))
+        .unwrap();
+    let guards: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_trigger WHERE tgrelid = $1::text::regclass
+               AND tgfoid = 'vital.fk_guard()'::regprocedure",
+            &[&format!("{s}.children")],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(guards, 1, "the guard was not kept");
+    let mut app = app();
+    set_tenant(&mut app, &a);
+    let cross = app.batch_execute(&format!("INSERT INTO {s}.children VALUES (1, 1)"));
+    assert_eq!(sqlstate(cross), "23503", "a child of A could reference B's row");
+    let findings: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM vital.audit() WHERE object LIKE '%' || $1 || '%'",
+            &[&format!("{s}.children")],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(findings, 0);
+}
