@@ -292,8 +292,11 @@ fn clone_rows(target: Uuid, rel: &Relation, filter: Option<&str>, source: Uuid) 
     let clone_key_parts: Vec<String> = key_cols
         .iter()
         .map(|k| {
-            let i = cols.iter().position(|c| c.name == k.name).unwrap_or_default();
-            format!("{}, vital_c{i}", pgrx::spi::quote_literal(&k.name))
+            format!(
+                "{}, vital_c{}",
+                pgrx::spi::quote_literal(&k.name),
+                key_index(&k.name)
+            )
         })
         .collect();
     let filter_sql = filter.map(|f| format!(" AND ({f}\n)")).unwrap_or_default();
