@@ -26,6 +26,24 @@ pub fn one<T: FromDatum + IntoDatum>(query: &str, args: &[DatumWithOid]) -> Opti
     )
 }
 
+/// Like [`one`], for a query that only reads and may run in a parallel worker: it runs
+/// read-only under the calling statement's snapshot (no new snapshot, no command-counter
+/// increment, which parallel workers refuse). It does not see changes made earlier by the same
+/// statement, so it is for lookups only.
+pub fn read_one<T: FromDatum + IntoDatum>(query: &str, args: &[DatumWithOid]) -> Option<T> {
+    error::spi(
+        Spi::connect(|client| {
+            let table = client.select(query, Some(1), args)?;
+            if table.is_empty() {
+                Ok(None)
+            } else {
+                table.first().get_one::<T>()
+            }
+        }),
+        "fetching a value",
+    )
+}
+
 /// The first column of every row (NULLs skipped).
 pub fn column<T: FromDatum + IntoDatum>(query: &str, args: &[DatumWithOid]) -> Vec<T> {
     error::spi(

@@ -177,8 +177,10 @@ fn create_tenant(slug: Option<&str>, name: Option<&str>, id: default!(Option<Uui
 #[pg_extern(stable, parallel_safe)]
 fn tenant_id(slug: Option<&str>) -> Uuid {
     let slug = required(slug, "vital.tenant_id", "slug");
-    let id =
-        as_superuser(|| sql::one::<Uuid>("SELECT id FROM vital.tenants WHERE slug = $1", &[slug.into()]));
+    // PARALLEL SAFE: in a parallel worker this must be a read-only lookup.
+    let id = as_superuser(|| {
+        sql::read_one::<Uuid>("SELECT id FROM vital.tenants WHERE slug = $1", &[slug.into()])
+    });
     match id {
         Some(id) => id,
         None => raise(

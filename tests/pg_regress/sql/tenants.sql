@@ -15,6 +15,10 @@ SELECT vital.create_tenant('pharma', 'Pharmaceuticals',
 SELECT vital.create_tenant('generated', 'Generated') IS NOT NULL AS created;
 SELECT vital.create_tenant('scratch', 'Scratch', '22222222-2222-2222-2222-222222222222');
 SELECT vital.tenant_id('pharma');
+-- tenant_id() is PARALLEL SAFE: it works inside a parallel worker.
+SET force_parallel_mode = on;
+SELECT vital.tenant_id('pharma') AS in_a_parallel_worker;
+RESET force_parallel_mode;
 SELECT slug, status FROM vital.tenants ORDER BY slug;
 
 -- Bad input: each error has its own SQLSTATE, and nothing is created.
