@@ -1,6 +1,33 @@
 -- vital.audit(): what is broken (error), weakened (warning) or worth knowing (info) about
 -- tenant isolation in this database. A healthy database returns no error and no warning rows.
 -- Plain SQL over the catalogs, so a DBA can read exactly what each check means.
+-- The names a function body mentions, as (qualifier, name) pairs: `a.b` gives (a, b) and
+-- (NULL, a); a bare `a` gives (NULL, a). Quoted identifiers are unquoted, others folded to lower
+-- case, as PostgreSQL reads them. One fixed pattern finds the identifiers; the names found are
+-- data for the caller to compare with `=`.
+CREATE FUNCTION vital.names_in(body text)
+RETURNS TABLE (qualifier text, name text)
+LANGUAGE sql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $names$
+WITH tokens AS (
+    SELECT m[1] AS first, m[2] AS second
+      FROM regexp_matches(body,
+             '("(?:[^"]|"")+"|[[:alpha:]_][[:alnum:]_$]*)(?:[[:space:]]*\.[[:space:]]*("(?:[^"]|"")+"|[[:alpha:]_][[:alnum:]_$]*))?',
+             'g') AS m
+), normalized AS (
+    SELECT CASE WHEN left(first, 1) = '"' THEN replace(substr(first, 2, length(first) - 2), '""', '"')
+                ELSE lower(first) END AS first,
+           CASE WHEN second IS NULL THEN NULL
+                WHEN left(second, 1) = '"' THEN replace(substr(second, 2, length(second) - 2), '""', '"')
+                ELSE lower(second) END AS second
+      FROM tokens
+)
+SELECT first, second FROM normalized WHERE second IS NOT NULL
+UNION
+SELECT NULL, first FROM normalized
+$names$;
+
 CREATE FUNCTION vital.audit()
 RETURNS TABLE (severity text, object text, problem text, fix text)
 LANGUAGE sql STABLE
@@ -114,12 +141,13 @@ SELECT DISTINCT 'warning', p.oid::regprocedure::text,
            EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
                                              AND d.refobjid = reg.oid)
            -- ... other bodies are searched for the table's name: schema-qualified, or bare when
-           -- the table is in the function's own schema or in public.
+           -- the table is in the function's own schema or in public. Names are compared as
+           -- data with the names the body mentions (vital.names_in), never used as patterns.
         OR EXISTS (SELECT FROM pg_class c JOIN pg_namespace tn ON tn.oid = c.relnamespace
-                    WHERE c.oid = reg.oid
-                      AND (p.prosrc ~* ('\m' || tn.nspname || '"?\."?' || c.relname || '\M')
-                           OR (p.prosrc ~* ('\m' || c.relname || '\M')
-                               AND tn.oid IN (p.pronamespace, 'public'::regnamespace)))))
+                    CROSS JOIN vital.names_in(p.prosrc) m
+                    WHERE c.oid = reg.oid AND m.name = c.relname
+                      AND (m.qualifier = tn.nspname
+                           OR (m.qualifier IS NULL AND tn.oid IN (p.pronamespace, 'public'::regnamespace)))))
  WHERE p.prosecdef AND n.nspname NOT IN ('vital', 'pg_catalog', 'information_schema')
 UNION ALL
 SELECT 'warning', format('%s: %s', reg.name, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END),

@@ -85,27 +85,5 @@ BEGIN
     RETURN NEW;
 END $$;
 
--- AFTER UPDATE OF the label on the lookup table: every referencing row of every tenant takes
--- the new label. SECURITY DEFINER so that a platform label rename reaches tenants' rows; safe
--- because it acts only on the configuration vital recorded for this very lookup table.
-CREATE FUNCTION vital.compat_label_propagate() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    cfg vital.compat_objects;
-    new_label text;
-BEGIN
-    SELECT * INTO cfg FROM vital.compat_objects
-     WHERE id = TG_ARGV[0]::integer AND kind = 'column' AND lookup = TG_RELID::regclass;
-    IF NOT FOUND THEN
-        RETURN NULL;
-    END IF;
-    new_label := to_jsonb(NEW) ->> cfg.label_column;
-    IF new_label IS NOT DISTINCT FROM to_jsonb(OLD) ->> cfg.label_column THEN
-        RETURN NULL;
-    END IF;
-    EXECUTE format('UPDATE %1$s t SET %2$I = $1 WHERE t.%3$I = (jsonb_populate_record(NULL::%4$s, $2)).%5$I
-                      AND t.%2$I IS DISTINCT FROM $1',
-                   cfg.target, cfg.column_name, cfg.fk_column, cfg.lookup, cfg.key_column)
-      USING new_label, to_jsonb(NEW);
-    RETURN NULL;
-END $$;
+-- AFTER UPDATE OF the label on the lookup table: vital.compat_label_propagate(), written in
+-- Rust (src/compat.rs) because it writes the table as that table's owner, never as vital.

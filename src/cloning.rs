@@ -7,20 +7,27 @@
 //! the copies and their source→clone entries are inserted from it; a self-reference to a row
 //! copied by the same statement takes the copy's new key. `vital.clone_map` makes it idempotent.
 //!
-//! The filter runs with vital's rights, so it is checked first with PostgreSQL's own parser
-//! and analyzer: one boolean expression over the table's columns — no subqueries, no other
-//! tables, no volatile functions, nothing after it.
+//! The copy runs as the table's owner (privileged.rs): the owner's defaults, triggers, CHECKs
+//! and index expressions run with the owner's own rights. The owner cannot read or write
+//! `vital.clone_map`, so vital reads the map entries the statement needs beforehand (passed as
+//! one jsonb argument) and records the new entries the statement returns afterwards.
+//!
+//! The filter is parsed and analyzed by PostgreSQL as `SELECT FROM table s WHERE (filter)`,
+//! refused unless it is one boolean expression over the table's columns (no subqueries, no
+//! other tables, no volatile functions), and then **deparsed from the analyzed tree**: the
+//! text that runs is PostgreSQL's rendering of that one expression, never the caller's text,
+//! so `x) OR (y` cannot escape the source-tenant condition it is ANDed with.
 
 use crate::catalog::{self, Relation};
 use crate::error::{raise, required, Code};
-use crate::privileged::as_superuser;
+use crate::privileged::{as_owner_of, as_vital};
 use crate::tenants;
 // Named in `requires` below: clone_for_tenant's default calls vital.platform_tenant().
 use crate::sql;
 #[allow(unused_imports)]
 use crate::tenants::platform_tenant;
 use pgrx::prelude::*;
-use pgrx::Uuid;
+use pgrx::{JsonB, Uuid};
 use std::ffi::CString;
 
 /// A NOTICE reports clones at least this large.
@@ -96,14 +103,27 @@ fn bad_filter(message: &str) -> ! {
     )
 }
 
-/// Parses and analyzes `SELECT FROM table s WHERE (filter)` and refuses anything but a plain
-/// boolean expression over that one table.
-fn check_filter(rel: &Relation, filter: &str) {
-    // The newline keeps a trailing `--` comment from swallowing the closing parenthesis.
-    let probe = format!("SELECT FROM {} s WHERE ({}\n)", rel.qualified(), filter);
+/// Parses and analyzes `SELECT FROM table s WHERE (filter)`, refuses anything but a plain
+/// boolean expression over that one table, and returns the analyzed expression deparsed
+/// (`s.column` references; names qualified where the pinned search_path needs it). That text,
+/// not the caller's, is what runs.
+fn checked_filter(rel: &Relation, filter: &str) -> String {
+    // Not wrapped in parentheses: `x) OR (y` must not parse. The newline ends a trailing
+    // `--` comment.
+    let probe = format!("SELECT FROM {} s WHERE {}\n", rel.qualified(), filter);
     let probe_c = CString::new(probe).unwrap_or_else(|_| bad_filter("it contains a NUL byte"));
+    let probe_ptr = probe_c.as_ptr();
+    // A syntax error becomes this function's own error (22023, naming the filter).
+    let statements = PgTryBuilder::new(|| {
+        // SAFETY: parses a NUL-terminated string that outlives the call.
+        unsafe { pg_sys::raw_parser(probe_ptr, pg_sys::RawParseMode::RAW_PARSE_DEFAULT) }
+    })
+    .catch_others(|_| bad_filter("it does not parse as one boolean expression"))
+    .execute();
+    // SAFETY: raw_parser, parse_analyze_fixedparams and deparse_expression return palloc'd
+    // trees in the current memory context, read here before the statement ends; every
+    // pointer is checked for NULL before it is followed.
     unsafe {
-        let statements = pg_sys::raw_parser(probe_c.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT);
         if statements.is_null() || (*statements).length != 1 {
             bad_filter("it must not end one statement and start another");
         }
@@ -129,26 +149,37 @@ fn check_filter(rel: &Relation, filter: &str) {
         if !simple {
             bad_filter("it must be a single boolean expression, without clauses of its own");
         }
-        let queries = pg_sys::pg_analyze_and_rewrite_fixedparams(
+        let query = pg_sys::parse_analyze_fixedparams(
             raw,
             probe_c.as_ptr(),
             std::ptr::null(),
             0,
             std::ptr::null_mut(),
         );
-        if queries.is_null() || (*queries).length != 1 {
+        if query.is_null() {
             bad_filter("it must read only the source table");
         }
-        let query = &*((*(*queries).elements).ptr_value as *const pg_sys::Query);
+        let query = &*query;
         if query.hasSubLinks {
             bad_filter("subqueries are not allowed");
         }
         if query.rtable.is_null() || (*query.rtable).length != 1 {
             bad_filter("it must read only the source table");
         }
-        if !query.jointree.is_null() && pg_sys::contain_volatile_functions((*query.jointree).quals) {
+        let quals = if query.jointree.is_null() {
+            std::ptr::null_mut()
+        } else {
+            (*query.jointree).quals
+        };
+        if quals.is_null() {
+            bad_filter("it is not an expression");
+        }
+        if pg_sys::contain_volatile_functions(quals) {
             bad_filter("volatile functions are not allowed");
         }
+        let context = pg_sys::deparse_context_for(c"s".as_ptr(), rel.oid);
+        let text = pg_sys::deparse_expression(quals, context, true, false);
+        std::ffi::CStr::from_ptr(text).to_string_lossy().into_owned()
     }
 }
 
@@ -206,7 +237,8 @@ fn json_key(columns: &[&Column], row_alias: &str) -> String {
     format!("jsonb_build_object({})", parts.join(", "))
 }
 
-/// Clones and returns the number of rows created. Runs as superuser.
+/// Clones and returns the number of rows created. Called as vital; the copy itself runs as the
+/// table's owner. `filter` is the deparsed, checked expression (see [`checked_filter`]).
 fn clone_rows(target: Uuid, rel: &Relation, filter: Option<&str>, source: Uuid) -> u64 {
     let cols = columns(rel);
     let key_cols: Vec<&Column> = cols.iter().filter(|c| c.in_primary_key).collect();
@@ -238,7 +270,7 @@ fn clone_rows(target: Uuid, rel: &Relation, filter: Option<&str>, source: Uuid) 
         let expr = if let Some((j, r)) = reference {
             // A reference to a row already cloned into the target points at the clone.
             joins.push(format!(
-                "LEFT JOIN vital.clone_map r{j} ON r{j}.relid = '{}'::oid::regclass AND r{j}.target = $1 \
+                "LEFT JOIN map r{j} ON r{j}.relid = '{}'::pg_catalog.oid \
                  AND r{j}.source_key = jsonb_build_object({}, s.{ident})",
                 r.parent.to_u32(),
                 pgrx::spi::quote_literal(&r.parent_key)
@@ -299,28 +331,43 @@ fn clone_rows(target: Uuid, rel: &Relation, filter: Option<&str>, source: Uuid) 
             )
         })
         .collect();
-    let filter_sql = filter.map(|f| format!(" AND ({f}\n)")).unwrap_or_default();
+    let filter_sql = filter.map(|f| format!(" AND ({f})")).unwrap_or_default();
 
+    // The clone-map entries of this target for this table and the tables it references, read
+    // as vital for the owner's statement: [{relid, source_key, clone_key}, ...].
+    let mut map_relids: Vec<pg_sys::Oid> = refs.iter().map(|r| r.parent).collect();
+    map_relids.push(rel.oid);
+    let map = sql::one::<JsonB>(
+        "SELECT coalesce(jsonb_agg(jsonb_build_object('relid', m.relid::oid, 'source_key', m.source_key,
+                                                      'clone_key', m.clone_key)), '[]')
+           FROM vital.clone_map m WHERE m.target = $1 AND m.relid::oid = ANY ($2)",
+        &[target.into(), map_relids.into()],
+    )
+    .unwrap_or(JsonB(serde_json::json!([])));
+
+    // Every name below is qualified or resolved under the pinned search_path.
     let statement = format!(
-        "WITH picked AS MATERIALIZED (
+        "WITH map AS MATERIALIZED (
+            SELECT * FROM jsonb_to_recordset($3) AS m(relid oid, source_key jsonb, clone_key jsonb)
+         ), picked AS MATERIALIZED (
             SELECT {select}
               FROM {table} s {joins}
              WHERE s.tenant_id = $2{filter_sql}
-               AND NOT EXISTS (SELECT FROM vital.clone_map m
-                                WHERE m.relid = $3::oid::regclass AND m.target = $1
-                                  AND m.source_key = {source_key})
+               AND NOT EXISTS (SELECT FROM map m
+                                WHERE m.relid = '{relid}'::pg_catalog.oid AND m.source_key = {source_key})
          ), finals AS (
             SELECT p.vital_source_key, {final_cols} FROM picked p {self_joins}
          ), usable AS (
             -- A copy whose key would equal its source's (a key made only of references to rows
             -- that were not cloned) would be the source row again: it is skipped.
             SELECT *, jsonb_build_object({clone_key}) AS vital_clone_key FROM finals{identical_filter}
-         ), mapped AS (
-            INSERT INTO vital.clone_map (relid, target, source, source_key, clone_key)
-            SELECT $3::oid::regclass, $1, $2, vital_source_key, vital_clone_key FROM usable
+         ), inserted AS (
+            INSERT INTO {table} ({insert_cols}, tenant_id) OVERRIDING SYSTEM VALUE
+            SELECT {picked_cols}, $1 FROM usable
          )
-         INSERT INTO {table} ({insert_cols}, tenant_id) OVERRIDING SYSTEM VALUE
-         SELECT {picked_cols}, $1 FROM usable",
+         SELECT coalesce(jsonb_agg(jsonb_build_array(vital_source_key, vital_clone_key)), '[]')
+           FROM usable",
+        relid = rel.oid.to_u32(),
         select = select_list.join(", "),
         joins = joins.join(" "),
         source_key = json_key(&key_cols, "s"),
@@ -338,7 +385,20 @@ fn clone_rows(target: Uuid, rel: &Relation, filter: Option<&str>, source: Uuid) 
         },
         self_joins = self_joins.join(" "),
     );
-    sql::execute_count(&statement, &[target.into(), source.into(), rel.oid.into()])
+    let created = as_owner_of(rel.oid, || {
+        sql::one::<JsonB>(&statement, &[target.into(), source.into(), map.into()])
+    })
+    .unwrap_or(JsonB(serde_json::json!([])));
+    let count = created.0.as_array().map(|a| a.len()).unwrap_or(0) as u64;
+    if count > 0 {
+        sql::run(
+            "INSERT INTO vital.clone_map (relid, target, source, source_key, clone_key)
+             SELECT $1::oid::regclass, $2, $3, e OPERATOR(pg_catalog.->) 0, e OPERATOR(pg_catalog.->) 1
+               FROM jsonb_array_elements($4) e",
+            &[rel.oid.into(), target.into(), source.into(), created.into()],
+        );
+    }
+    count
 }
 
 #[pg_extern(
@@ -365,16 +425,15 @@ fn clone_for_tenant(
             Some("Pass another target tenant."),
         );
     }
-    as_superuser(|| {
+    as_vital(|| {
         tenant_usable_as_target(target);
         tenants::get(source);
         let rel = catalog::existing_relation(source_table);
         check_registered_table(&rel);
-        let filter = filter.filter(|f| !f.trim().is_empty());
-        if let Some(f) = filter {
-            check_filter(&rel, f);
-        }
-        let created = clone_rows(target, &rel, filter, source);
+        let filter = filter
+            .filter(|f| !f.trim().is_empty())
+            .map(|f| checked_filter(&rel, f));
+        let created = clone_rows(target, &rel, filter.as_deref(), source);
         if created >= NOTICE_ROWS {
             pgrx::notice!(
                 "vital: cloned {created} rows of {} into tenant {target}",

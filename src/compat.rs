@@ -278,7 +278,7 @@ CREATE FUNCTION vital.create_compat_column_text(tbl regclass, col text, fk_col t
 LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
 CREATE FUNCTION vital.create_compat_column(tbl regclass, col name, fk_col name, lookup regclass,
                                            label_col name) RETURNS void
-LANGUAGE sql VOLATILE
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
 AS 'SELECT vital.create_compat_column_text(tbl, col::text, fk_col::text, lookup, label_col::text)';
 ")]
 fn create_compat_column_text(
@@ -364,16 +364,16 @@ fn create_compat_column_text(
             sql::ident(&key),
         );
         sql::run(&format!("ALTER TABLE {t} ADD COLUMN {c} text"), &[]);
-        // Backfill every tenant's rows (vital's rights bypass row-level security); user
+        // Backfill every tenant's rows as the table's owner (privileged.rs: its CHECKs and
+        // index expressions run with its own rights, and it sees every tenant's rows); user
         // triggers stay quiet, as for any column added by a migration.
+        let backfill = format!(
+            "UPDATE {t} t SET {c} = l.{label}::pg_catalog.text FROM {} l \
+             WHERE l.{key_q} OPERATOR(pg_catalog.=) t.{fk}",
+            lookup.qualified()
+        );
         crate::privileged::with_setting("session_replication_role", "replica", || {
-            sql::run(
-                &format!(
-                    "UPDATE {t} t SET {c} = l.{label}::text FROM {} l WHERE l.{key_q} = t.{fk}",
-                    lookup.qualified()
-                ),
-                &[],
-            );
+            crate::privileged::as_owner_of(tbl, || sql::run(&backfill, &[]));
         });
         let id = sql::one::<i32>(
             "INSERT INTO vital.compat_objects (kind, object, target, column_name, fk_column, lookup,
@@ -416,7 +416,8 @@ fn create_compat_column_text(
 CREATE FUNCTION vital.drop_compat_column_text(tbl regclass, col text) RETURNS void
 LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
 CREATE FUNCTION vital.drop_compat_column(tbl regclass, col name) RETURNS void
-LANGUAGE sql VOLATILE AS 'SELECT vital.drop_compat_column_text(tbl, col::text)';
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+AS 'SELECT vital.drop_compat_column_text(tbl, col::text)';
 ")]
 fn drop_compat_column_text(tbl: Option<pg_sys::Oid>, col: Option<&str>) {
     let tbl = required(tbl, "vital.drop_compat_column", "tbl");
@@ -455,4 +456,67 @@ fn drop_compat_column_text(tbl: Option<pg_sys::Oid>, col: Option<&str>) {
             &[id.into()],
         );
     });
+}
+
+/// AFTER UPDATE OF the label on a lookup table: every row of every tenant that references the
+/// updated row takes the new label. The UPDATE runs as the owner of the table with the compat
+/// column (privileged.rs), so that table's own triggers, CHECKs and index expressions run with
+/// its owner's rights, never vital's. The configuration comes from `vital.compat_objects`
+/// (by the id in the trigger's argument), never from the trigger arguments themselves.
+#[pg_trigger]
+fn compat_label_propagate<'a>(
+    trigger: &'a PgTrigger<'a>,
+) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, PgTriggerError> {
+    let id: i32 = match trigger.extra_args()?.first().map(|a| a.parse()) {
+        Some(Ok(id)) => id,
+        _ => return Ok(None),
+    };
+    let relid = trigger.relid()?;
+    let (Some(new), Some(old)) = (trigger.new(), trigger.old()) else {
+        return Ok(None);
+    };
+    let config = crate::privileged::as_vital(|| {
+        sql::rows_text(
+            "SELECT o.target::oid::text,
+                    pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.'
+                        OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname),
+                    pg_catalog.quote_ident(o.column_name), pg_catalog.quote_ident(o.fk_column),
+                    pg_catalog.quote_ident(o.label_column), pg_catalog.quote_ident(o.key_column)
+               FROM vital.compat_objects o
+               JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) o.target
+               JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+              WHERE o.id OPERATOR(pg_catalog.=) $1 AND o.kind OPERATOR(pg_catalog.=) 'column'
+                AND (o.lookup OPERATOR(pg_catalog.=) $2
+                     OR o.lookup OPERATOR(pg_catalog.=) ANY (
+                            SELECT a.relid FROM pg_catalog.pg_partition_ancestors($2) a))",
+            &[id.into(), relid.into()],
+        )
+    });
+    let Some(cfg) = config.into_iter().next() else {
+        return Ok(None);
+    };
+    let text = |i: usize| cfg[i].clone().unwrap_or_default();
+    let Some(target) = sql::oid(cfg[0].as_deref()) else {
+        return Ok(None);
+    };
+    let (table, col, fk, label, key) = (text(1), text(2), text(3), text(4), text(5));
+    // $1 = the new lookup row, $2 = the old one. The first condition is a one-time filter:
+    // nothing is scanned when the label did not change.
+    let statement = format!(
+        "UPDATE {table} t SET {col} = (($1).{label})::pg_catalog.text
+          WHERE (($1).{label})::pg_catalog.text IS DISTINCT FROM (($2).{label})::pg_catalog.text
+            AND t.{fk} OPERATOR(pg_catalog.=) ($1).{key}
+            AND t.{col} IS DISTINCT FROM (($1).{label})::pg_catalog.text"
+    );
+    // SAFETY: plain catalog lookup of the relation the trigger fired on.
+    let row_type = unsafe { pg_sys::get_rel_type_id(relid) };
+    // SAFETY: both tuples are the trigger's rows of `row_type`, alive for this call.
+    let args = unsafe {
+        [
+            pgrx::datum::DatumWithOid::new(new, row_type),
+            pgrx::datum::DatumWithOid::new(old, row_type),
+        ]
+    };
+    crate::privileged::as_owner_of(target, || sql::run(&statement, &args));
+    Ok(None)
 }

@@ -17,7 +17,6 @@ use crate::tenants;
 use pgrx::prelude::*;
 use pgrx::Uuid;
 use std::cell::Cell;
-use std::ffi::CString;
 
 thread_local! {
     /// The tenant `current_tenant()` last found active; cleared by any relcache reset or
@@ -60,28 +59,6 @@ fn check_usable(tenant: Uuid) -> tenants::TenantRow {
     row
 }
 
-fn write_setting(value: &str, local: bool) {
-    let value = CString::new(value).expect("uuid text has no NUL");
-    let action = if local {
-        pg_sys::GucAction::GUC_ACTION_LOCAL
-    } else {
-        pg_sys::GucAction::GUC_ACTION_SET
-    };
-    unsafe {
-        // Superuser context: the setting is SUSET and this function has done the checks.
-        pg_sys::set_config_option(
-            gucs::TENANT_GUC_NAME.as_ptr(),
-            value.as_ptr(),
-            pg_sys::GucContext::PGC_SUSET,
-            pg_sys::GucSource::PGC_S_SESSION,
-            action,
-            true,
-            0,
-            false,
-        );
-    }
-}
-
 #[pg_extern]
 fn set_tenant(tenant: Option<Uuid>, is_local: default!(Option<bool>, "false")) -> Uuid {
     let tenant = required(tenant, "vital.set_tenant", "tenant");
@@ -115,14 +92,14 @@ fn set_tenant(tenant: Option<Uuid>, is_local: default!(Option<bool>, "false")) -
         }
     }
 
-    write_setting(&tenant.to_string(), is_local);
+    crate::privileged::set_tenant_setting(&tenant.to_string(), is_local);
     VALIDATED.with(|v| v.set(Some(*tenant)));
     tenant
 }
 
 #[pg_extern]
 fn clear_tenant() {
-    write_setting("", false);
+    crate::privileged::set_tenant_setting("", false);
 }
 
 /// The current tenant, validated; `None` when no tenant is set (unset or empty setting).

@@ -6,6 +6,26 @@ use pgrx::prelude::*;
 
 pub use pgrx::PgSqlErrorCode as Code;
 
+/// Called from `_PG_init`: errors that reach a client never carry a Rust backtrace.
+///
+/// pgrx's panic hook captures `std::backtrace::Backtrace` for every error raised from Rust and
+/// appends it to the DETAIL the client sees when `RUST_BACKTRACE` is set in the server's
+/// environment (clusters started from a shell inherit it). `Backtrace::capture` reads
+/// `RUST_LIB_BACKTRACE` (which takes precedence) once per copy of `std` and caches the answer,
+/// so we make that first answer "disabled" for the `std` linked into this library and put the
+/// environment back as it was: nothing else in the server is affected.
+pub fn init() {
+    const VAR: &str = "RUST_LIB_BACKTRACE";
+    let saved = std::env::var_os(VAR);
+    // The backend is single-threaded here; nothing reads the environment concurrently.
+    std::env::set_var(VAR, "0");
+    let _ = std::backtrace::Backtrace::capture();
+    match saved {
+        Some(value) => std::env::set_var(VAR, value),
+        None => std::env::remove_var(VAR),
+    }
+}
+
 /// Raises an ERROR with `code`, `message` and an optional hint. Never returns.
 #[track_caller]
 pub fn raise(code: Code, message: impl Into<String>, hint: Option<&str>) -> ! {
@@ -38,20 +58,6 @@ pub fn spi<T>(result: Result<T, pgrx::spi::SpiError>, what: &str) -> T {
             None,
         ),
     }
-}
-
-/// Raises an ERROR with a detail line as well as an optional hint.
-#[track_caller]
-pub fn raise_with_detail(
-    code: Code,
-    message: impl Into<String>,
-    detail: impl Into<String>,
-    hint: Option<&str>,
-) -> ! {
-    report(
-        ErrorReport::new(code, message.into(), "vital_tenancy").set_detail(detail.into()),
-        hint,
-    )
 }
 
 /// Adds the hint, if any, and raises the report at ERROR level.

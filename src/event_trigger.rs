@@ -15,7 +15,7 @@
 //! vital's own DDL (inside register/unregister) is skipped: see `registration::VitalDdl`.
 
 use crate::error::{raise, Code};
-use crate::privileged::as_superuser;
+use crate::privileged::as_vital;
 use crate::registration::{self, Via};
 use crate::{fk_guard, sql};
 use pgrx::prelude::*;
@@ -119,13 +119,13 @@ unsafe fn registered_relation(rv: *mut pg_sys::RangeVar) -> Option<pg_sys::Oid> 
     if oid == pg_sys::InvalidOid {
         return None;
     }
-    let registered = as_superuser(|| registry_exists() && registration::is_registered(oid));
+    let registered = as_vital(|| registry_exists() && registration::is_registered(oid));
     registered.then_some(oid)
 }
 
 fn refuse(oid: pg_sys::Oid, what: &str) -> ! {
-    let name = as_superuser(|| sql::one::<String>("SELECT $1::oid::regclass::text", &[oid.into()]))
-        .unwrap_or_default();
+    let name =
+        as_vital(|| sql::one::<String>("SELECT $1::oid::regclass::text", &[oid.into()])).unwrap_or_default();
     raise(
         Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
         format!("cannot {what} on table {name}: it is registered with vital, and this would weaken tenant isolation"),
@@ -221,7 +221,7 @@ unsafe fn check_drop(stmt: &pg_sys::DropStmt) {
 }
 
 fn refuse_drop_while_registered() {
-    let registered: i64 = as_superuser(|| {
+    let registered: i64 = as_vital(|| {
         if !registry_exists() {
             return 0;
         }

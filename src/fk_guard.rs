@@ -7,9 +7,22 @@
 //! row's own tenant or of the platform tenant, and otherwise raises exactly the error
 //! PostgreSQL raises for a missing row (SQLSTATE 23503, same message and detail). The trigger
 //! is named `vital_fk_guard_<constraint>` so it fires after PostgreSQL's `RI_ConstraintTrigger_*`.
+//!
+//! The lookup follows `ri_triggers.c` (`RI_FKey_check`, `ri_PerformCheck`): it runs as the
+//! **owner of the referenced table** with `SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS`
+//! (through `privileged::as_owner`), never as a superuser, and its statement names the table as
+//! `schema.table` and every operator as `OPERATOR(schema.op)` (`quoteOneName`, `ri_GenerateQual`),
+//! with `search_path` pinned while it is prepared and whenever the kept plan is re-planned.
+//! A referenced row counts only when the child row's tenant can read it: its own, or the
+//! platform's when the referenced table shares platform rows (`shared_reads`).
+//!
+//! The refusal is raised the way `ri_ReportViolation` raises it — SQLSTATE 23503, the same
+//! message and detail, and the schema, table and constraint error fields — from a plain C entry
+//! point (`vital_fk_guard`), because pgrx's own error path carries only message, detail, hint
+//! and context.
 
-use crate::error::{self, raise_with_detail, Code};
-use crate::privileged::as_superuser_no_search_path;
+use crate::error::{self, Code};
+use crate::privileged::{as_owner, as_vital, pinned};
 use crate::sql;
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
@@ -17,6 +30,7 @@ use pgrx::spi::OwnedPreparedStatement;
 use pgrx::PgOid;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::ffi::{c_char, c_int, CString};
 use std::rc::Rc;
 
 /// SQL true when trigger `t`'s argument is constraint `c`'s name: guards are recognised by the
@@ -101,10 +115,13 @@ pub fn sync_all() {
 /// backend (plans are re-made after any relcache invalidation: see `context::cache_generation`).
 struct Guard {
     generation: u64,
+    child_schema: String,
     child_name: String,
     parent_name: String,
+    /// The referenced table's owner: the check runs as this role.
+    parent_owner: pg_sys::Oid,
     child_columns_plain: Vec<String>,
-    /// `SELECT <key is null> OR EXISTS (<same-tenant-or-platform parent row>)`, $1 = the row.
+    /// `SELECT <key is null> OR EXISTS (<row the child's tenant can read>)`, $1 = the row.
     check: OwnedPreparedStatement,
     /// `SELECT concat_ws(', ', <key values as text>)`, $1 = the row; for the error detail.
     key_text: String,
@@ -114,65 +131,132 @@ thread_local! {
     static GUARDS: RefCell<HashMap<(u32, String), Rc<Guard>>> = RefCell::new(HashMap::new());
 }
 
+/// One column pair of the foreign key, as read from the catalogs.
+struct KeyColumn {
+    child_quoted: String,
+    parent_quoted: String,
+    child_plain: String,
+    /// `schema.op`, both parts quoted, for `OPERATOR(...)`.
+    operator: String,
+}
+
 /// Builds the guard for `constraint` as seen from `relid` (a partition sees its parent's key).
-/// Every name and operator in the statements is schema-qualified, so they mean the same under
-/// any search_path, including when PostgreSQL re-plans them later.
 fn build_guard(relid: pg_sys::Oid, constraint: &str, row_type: pg_sys::Oid) -> Option<Guard> {
-    let rows = sql::rows_text(
-        "SELECT ch.relname::text, pa.relname::text, c.confrelid::regclass::text,
-                pg_catalog.quote_ident(ca.attname), pg_catalog.quote_ident(pa_att.attname), ca.attname::text,
-                pg_catalog.quote_ident(o.oprnamespace::regnamespace::text) || '.' || o.oprname
-           FROM pg_catalog.pg_constraint c
-           JOIN pg_catalog.pg_class ch ON ch.oid = $1
-           JOIN pg_catalog.pg_class pa ON pa.oid = c.confrelid
-           CROSS JOIN LATERAL unnest(c.conkey, c.confkey, c.conpfeqop) WITH ORDINALITY k(fk_att, pk_att, op, ord)
-           JOIN pg_catalog.pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = k.fk_att
-           JOIN pg_catalog.pg_attribute pa_att ON pa_att.attrelid = c.confrelid AND pa_att.attnum = k.pk_att
-           JOIN pg_catalog.pg_operator o ON o.oid = k.op
-          WHERE c.contype = 'f' AND c.conname = $2
-            AND (c.conrelid = $1 OR c.conrelid IN (SELECT relid FROM pg_catalog.pg_partition_ancestors($1)))
-          ORDER BY c.conparentid = 0, k.ord",
-        &[relid.into(), constraint.into()],
-    );
-    let first = rows.first()?;
-    let text = |r: &Vec<Option<String>>, i: usize| r[i].clone().unwrap_or_default();
-    let parent = text(first, 2);
-    let null_checks: Vec<String> = rows
+    // vital's registry and the catalogs, read as vital under the pinned search_path.
+    let (rows, head) = as_vital(|| {
+        let head = sql::rows_text(
+            "SELECT chn.nspname::text, ch.relname::text, pa.relname::text,
+                    pg_catalog.quote_ident(pan.nspname) OPERATOR(pg_catalog.||) '.'
+                        OPERATOR(pg_catalog.||) pg_catalog.quote_ident(pa.relname),
+                    pa.relkind::text, pa.relowner::text,
+                    coalesce((SELECT r.shared_reads FROM vital.registrations r
+                               WHERE r.relid OPERATOR(pg_catalog.=) c.confrelid), true)::text
+               FROM pg_catalog.pg_constraint c
+               JOIN pg_catalog.pg_class ch ON ch.oid OPERATOR(pg_catalog.=) $1
+               JOIN pg_catalog.pg_namespace chn ON chn.oid OPERATOR(pg_catalog.=) ch.relnamespace
+               JOIN pg_catalog.pg_class pa ON pa.oid OPERATOR(pg_catalog.=) c.confrelid
+               JOIN pg_catalog.pg_namespace pan ON pan.oid OPERATOR(pg_catalog.=) pa.relnamespace
+              WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND c.conname OPERATOR(pg_catalog.=) $2
+                AND (c.conrelid OPERATOR(pg_catalog.=) $1
+                     OR c.conrelid OPERATOR(pg_catalog.=) ANY (
+                            SELECT a.relid FROM pg_catalog.pg_partition_ancestors($1) a))
+              ORDER BY c.conparentid OPERATOR(pg_catalog.=) 0
+              LIMIT 1",
+            &[relid.into(), constraint.into()],
+        );
+        let rows = sql::rows_text(
+            "SELECT pg_catalog.quote_ident(ca.attname), pg_catalog.quote_ident(pa_att.attname),
+                    ca.attname::text,
+                    pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.'
+                        OPERATOR(pg_catalog.||) o.oprname::text
+               FROM pg_catalog.pg_constraint c
+               CROSS JOIN LATERAL unnest(c.conkey, c.confkey, c.conpfeqop)
+                    WITH ORDINALITY k(fk_att, pk_att, op, ord)
+               JOIN pg_catalog.pg_attribute ca ON ca.attrelid OPERATOR(pg_catalog.=) c.conrelid
+                                              AND ca.attnum OPERATOR(pg_catalog.=) k.fk_att
+               JOIN pg_catalog.pg_attribute pa_att ON pa_att.attrelid OPERATOR(pg_catalog.=) c.confrelid
+                                                  AND pa_att.attnum OPERATOR(pg_catalog.=) k.pk_att
+               JOIN pg_catalog.pg_operator o ON o.oid OPERATOR(pg_catalog.=) k.op
+               JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace
+              WHERE c.oid OPERATOR(pg_catalog.=) (
+                    SELECT c2.oid FROM pg_catalog.pg_constraint c2
+                     WHERE c2.contype OPERATOR(pg_catalog.=) 'f' AND c2.conname OPERATOR(pg_catalog.=) $2
+                       AND (c2.conrelid OPERATOR(pg_catalog.=) $1
+                            OR c2.conrelid OPERATOR(pg_catalog.=) ANY (
+                                   SELECT a.relid FROM pg_catalog.pg_partition_ancestors($1) a))
+                     ORDER BY c2.conparentid OPERATOR(pg_catalog.=) 0 LIMIT 1)
+              ORDER BY k.ord",
+            &[relid.into(), constraint.into()],
+        );
+        (rows, head.into_iter().next())
+    });
+    let head = head?;
+    let text = |i: usize| head[i].clone().unwrap_or_default();
+    let columns: Vec<KeyColumn> = rows
         .iter()
-        .map(|r| format!("($1).{} IS NULL", text(r, 3)))
+        .map(|r| KeyColumn {
+            child_quoted: r[0].clone().unwrap_or_default(),
+            parent_quoted: r[1].clone().unwrap_or_default(),
+            child_plain: r[2].clone().unwrap_or_default(),
+            operator: r[3].clone().unwrap_or_default(),
+        })
         .collect();
-    let matches: Vec<String> = rows
+    if columns.is_empty() {
+        return None;
+    }
+    // `ONLY` for a plain table, as ri_triggers.c does: rows of inheritance children are not
+    // referenced rows. A partitioned table's rows live in its partitions.
+    let only = if text(4) == "p" { "" } else { "ONLY " };
+    let parent = text(3);
+    let parent_owner = sql::oid(head[5].as_deref()).unwrap_or(pg_sys::InvalidOid);
+    let shared_reads = text(6) == "true";
+    let null_checks: Vec<String> = columns
         .iter()
-        .map(|r| format!("p.{} OPERATOR({}) ($1).{}", text(r, 4), text(r, 6), text(r, 3)))
+        .map(|c| format!("($1).{} IS NULL", c.child_quoted))
         .collect();
-    let check_sql = format!(
-        "SELECT {} OR EXISTS (SELECT FROM {parent} p WHERE {} AND p.tenant_id OPERATOR(pg_catalog.=) ANY \
-         (ARRAY[($1).tenant_id, '00000000-0000-0000-0000-000000000001'::pg_catalog.uuid]))",
-        null_checks.join(" OR "),
-        matches.join(" AND ")
-    );
-    let values: Vec<String> = rows
+    let matches: Vec<String> = columns
         .iter()
-        .map(|r| {
+        .map(|c| {
             format!(
-                "pg_catalog.coalesce((($1).{})::pg_catalog.text, 'null')",
-                text(r, 3)
+                "p.{} OPERATOR({}) ($1).{}",
+                c.parent_quoted, c.operator, c.child_quoted
             )
         })
         .collect();
-    let check = error::spi(
-        Spi::connect(|client| {
-            client
-                .prepare(check_sql.as_str(), &[PgOid::from(row_type)])
-                .map(|p| p.keep())
-        }),
-        "preparing the foreign-key guard",
+    // The rows the child row's tenant may read (policies.rs, vital_select).
+    let readable = if shared_reads {
+        "p.tenant_id OPERATOR(pg_catalog.=) ANY (ARRAY[($1).tenant_id, \
+         '00000000-0000-0000-0000-000000000001'::pg_catalog.uuid])"
+    } else {
+        "p.tenant_id OPERATOR(pg_catalog.=) ($1).tenant_id"
+    };
+    let check_sql = format!(
+        "SELECT {} OR EXISTS (SELECT FROM {only}{parent} p WHERE {} AND {readable})",
+        null_checks.join(" OR "),
+        matches.join(" AND ")
     );
+    let values: Vec<String> = columns
+        .iter()
+        .map(|c| format!("COALESCE((($1).{})::pg_catalog.text, 'null')", c.child_quoted))
+        .collect();
+    // Prepared as the owner (schema USAGE is checked while parsing), with the path pinned.
+    let check = as_owner(parent_owner, || {
+        error::spi(
+            Spi::connect(|client| {
+                client
+                    .prepare(check_sql.as_str(), &[PgOid::from(row_type)])
+                    .map(|p| p.keep())
+            }),
+            "preparing the foreign-key guard",
+        )
+    });
     Some(Guard {
         generation: crate::context::cache_generation(),
-        child_name: text(first, 0),
-        parent_name: text(first, 1),
-        child_columns_plain: rows.iter().map(|r| text(r, 5)).collect(),
+        child_schema: text(0),
+        child_name: text(1),
+        parent_name: text(2),
+        parent_owner,
+        child_columns_plain: columns.iter().map(|c| c.child_plain.clone()).collect(),
         check,
         key_text: format!("SELECT pg_catalog.concat_ws(', ', {})", values.join(", ")),
     })
@@ -191,11 +275,69 @@ fn guard_for(relid: pg_sys::Oid, constraint: &str, row_type: pg_sys::Oid) -> Opt
     Some(guard)
 }
 
-#[pg_trigger]
-fn fk_guard<'a>(
-    trigger: &'a PgTrigger<'a>,
-) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, PgTriggerError> {
-    let args = trigger.extra_args()?;
+/// A refused row: everything `ri_ReportViolation` would put in its error.
+struct Violation {
+    schema: String,
+    table: String,
+    constraint: String,
+    detail: String,
+}
+
+extension_sql!(
+    r#"
+-- AFTER INSERT OR UPDATE row trigger on a registered child table; its argument names the
+-- foreign key it guards. A plain C entry point (see fk_guard.rs) so that its refusal carries
+-- PostgreSQL's error fields.
+CREATE FUNCTION vital.fk_guard() RETURNS trigger LANGUAGE c AS 'MODULE_PATHNAME', 'vital_fk_guard';
+"#,
+    name = "fk_guard_function",
+    requires = ["bootstrap"]
+);
+
+/// Version-1 calling convention marker for `vital_fk_guard` (what `PG_FUNCTION_INFO_V1` emits).
+#[no_mangle]
+pub extern "C" fn pg_finfo_vital_fk_guard() -> &'static pg_sys::Pg_finfo_record {
+    const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+    &V1
+}
+
+/// The trigger function. The check runs inside a pgrx guard (Rust panics and PostgreSQL errors
+/// are handled there); a refusal comes back as a value and is raised here, where no Rust value
+/// with a destructor is alive, as `ri_ReportViolation` raises it.
+///
+/// # Safety
+/// Called by PostgreSQL's trigger manager with a valid `fcinfo` whose context is TriggerData.
+#[no_mangle]
+pub unsafe extern "C-unwind" fn vital_fk_guard(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    // SAFETY: `fcinfo` comes from PostgreSQL's trigger manager (see above).
+    let violation = unsafe { check_row(fcinfo) };
+    if !violation.is_null() {
+        // SAFETY: a pointer made by Box::into_raw in check_row, owned by nobody else.
+        unsafe { report_violation(Box::from_raw(violation)) };
+    }
+    pg_sys::Datum::from(0)
+}
+
+/// Checks the new row; returns a refusal (from `Box::into_raw`) or null.
+#[pg_guard]
+unsafe extern "C-unwind" fn check_row(fcinfo: pg_sys::FunctionCallInfo) -> *mut Violation {
+    // SAFETY: `fcinfo` is the trigger call's, valid for this call.
+    let trigger = match unsafe { fcinfo.as_ref() }.map(|f| unsafe { PgTrigger::from_fcinfo(f) }) {
+        Some(Ok(t)) => t,
+        _ => error::raise(
+            Code::ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+            "vital.fk_guard() can only be called as a trigger",
+            None,
+        ),
+    };
+    match check(&trigger) {
+        Some(v) => Box::into_raw(Box::new(v)),
+        None => std::ptr::null_mut(),
+    }
+}
+
+fn check(trigger: &PgTrigger<'_>) -> Option<Violation> {
+    let args = trigger.extra_args().ok()?;
     let Some(constraint) = args.first() else {
         error::raise(
             Code::ERRCODE_TRIGGERED_ACTION_EXCEPTION,
@@ -203,24 +345,20 @@ fn fk_guard<'a>(
             None,
         );
     };
-    let relid = trigger.relid()?;
-    let Some(new_row) = trigger.new() else {
-        return Ok(None);
-    };
+    let relid = trigger.relid().ok()?;
+    let new_row = trigger.new()?;
+    // SAFETY: plain catalog lookups of a relation the trigger manager holds open and locked.
     let row_type = unsafe { pg_sys::get_rel_type_id(relid) };
     // PostgreSQL leaves the key values out of the error when row-level security applies to
     // the caller (ri_ReportViolation); so must we, or the message would differ.
     let show_values = unsafe { pg_sys::check_enable_rls(relid, pg_sys::InvalidOid, true) }
         != pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32;
 
-    // The parent row is looked for with vital's rights: row-level security must not hide a
-    // platform row from the check, nor may the check depend on the session's tenant.
-    as_superuser_no_search_path(|| {
-        let Some(guard) = guard_for(relid, constraint, row_type) else {
-            return;
-        };
-        let row = unsafe { DatumWithOid::new(new_row, row_type) };
-        let accepted = error::spi(
+    let guard = guard_for(relid, constraint, row_type)?;
+    // SAFETY: the tuple is the trigger's new row, of `row_type`, alive for this call.
+    let row = unsafe { DatumWithOid::new(new_row, row_type) };
+    let accepted = as_owner(guard.parent_owner, || {
+        error::spi(
             Spi::connect(|client| {
                 client
                     .select(&guard.check, Some(1), std::slice::from_ref(&row))?
@@ -229,31 +367,77 @@ fn fk_guard<'a>(
             }),
             "running the foreign-key guard",
         )
-        .unwrap_or(false);
-        if accepted {
-            return;
+    })
+    .unwrap_or(false);
+    if accepted {
+        return None;
+    }
+    // Same words as PostgreSQL's ri_ReportViolation for a missing row.
+    let detail = if show_values {
+        let key_values = pinned(|| sql::read_one::<String>(&guard.key_text, &[row])).unwrap_or_default();
+        format!(
+            "Key ({})=({}) is not present in table \"{}\".",
+            guard.child_columns_plain.join(", "),
+            key_values,
+            guard.parent_name
+        )
+    } else {
+        format!("Key is not present in table \"{}\".", guard.parent_name)
+    };
+    Some(Violation {
+        schema: guard.child_schema.clone(),
+        table: guard.child_name.clone(),
+        constraint: constraint.clone(),
+        detail,
+    })
+}
+
+// PostgreSQL's error-reporting entry points. pgrx keeps them out of its bindings; they are
+// called only from `report_violation`, where no Rust destructor is pending.
+unsafe extern "C-unwind" {
+    fn errstart(elevel: c_int, domain: *const c_char) -> bool;
+    fn errfinish(filename: *const c_char, lineno: c_int, funcname: *const c_char);
+    fn errcode(sqlerrcode: c_int) -> c_int;
+    fn errmsg(fmt: *const c_char, ...) -> c_int;
+    fn errdetail(fmt: *const c_char, ...) -> c_int;
+}
+
+/// Copies `s` into palloc'd memory of the current context (freed by the error's cleanup).
+fn palloc_str(s: &str) -> *mut c_char {
+    let c = CString::new(s.replace('\0', "")).unwrap_or_default();
+    // SAFETY: pstrdup copies the NUL-terminated string before `c` is dropped.
+    unsafe { pg_sys::pstrdup(c.as_ptr()) }
+}
+
+/// Raises the 23503 error with `ri_ReportViolation`'s message and detail and the fields of
+/// `errtableconstraint()`. Never returns.
+unsafe fn report_violation(v: Box<Violation>) -> ! {
+    let message = palloc_str(&format!(
+        "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
+        v.table, v.constraint
+    ));
+    let detail = palloc_str(&v.detail);
+    let schema = palloc_str(&v.schema);
+    let table = palloc_str(&v.table);
+    let constraint = palloc_str(&v.constraint);
+    // Everything Rust owned is released before errfinish longjmps out of this frame.
+    drop(v);
+    // SAFETY: the ereport() sequence of elog.h; every pointer is palloc'd above or static.
+    unsafe {
+        if errstart(pg_sys::PGERROR as c_int, std::ptr::null()) {
+            errcode(Code::ERRCODE_FOREIGN_KEY_VIOLATION as c_int);
+            errmsg(c"%s".as_ptr(), message);
+            errdetail(c"%s".as_ptr(), detail);
+            pg_sys::err_generic_string(pg_sys::PG_DIAG_SCHEMA_NAME as c_int, schema);
+            pg_sys::err_generic_string(pg_sys::PG_DIAG_TABLE_NAME as c_int, table);
+            pg_sys::err_generic_string(pg_sys::PG_DIAG_CONSTRAINT_NAME as c_int, constraint);
+            errfinish(
+                c"fk_guard.rs".as_ptr(),
+                line!() as c_int,
+                c"vital_fk_guard".as_ptr(),
+            );
         }
-        // Same words as PostgreSQL's ri_ReportViolation for a missing row.
-        let detail = if show_values {
-            let key_values = sql::one::<String>(&guard.key_text, &[row]).unwrap_or_default();
-            format!(
-                "Key ({})=({}) is not present in table \"{}\".",
-                guard.child_columns_plain.join(", "),
-                key_values,
-                guard.parent_name
-            )
-        } else {
-            format!("Key is not present in table \"{}\".", guard.parent_name)
-        };
-        raise_with_detail(
-            Code::ERRCODE_FOREIGN_KEY_VIOLATION,
-            format!(
-                "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
-                guard.child_name, constraint
-            ),
-            detail,
-            None,
-        );
-    });
-    Ok(None)
+        // errstart() returns true for ERROR, and errfinish() does not return at ERROR.
+        std::process::abort()
+    }
 }

@@ -30,12 +30,13 @@ extension_sql_file!("../sql/compat.sql", name = "compat", requires = ["bootstrap
 extension_sql_file!(
     "../sql/audit.sql",
     name = "audit",
-    requires = ["bootstrap", fk_guard::fk_guard]
+    requires = ["bootstrap", "fk_guard_function"]
 );
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    error::init();
     gucs::init();
     context::init();
 }

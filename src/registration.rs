@@ -15,14 +15,14 @@
 
 use crate::catalog::{self, Relation};
 use crate::error::{raise, required, Code};
-use crate::privileged::as_superuser;
+use crate::privileged::as_vital;
 use crate::unique_scope::{self, OriginalUnique};
 use crate::{fk_guard, policies, sql};
 use pgrx::prelude::*;
 use pgrx::JsonB;
 use std::cell::Cell;
 
-const PLATFORM_LITERAL: &str = "'00000000-0000-0000-0000-000000000001'::uuid";
+const PLATFORM_LITERAL: &str = "'00000000-0000-0000-0000-000000000001'::pg_catalog.uuid";
 
 /// Comment left on a `tenant_id` that vital added and `unregister_table` kept, so that a later
 /// registration knows the column is vital's and `drop_column => true` may remove it.
@@ -199,14 +199,16 @@ fn ensure_tenant_column(rel: &Relation) -> (bool, Option<String>, Option<bool>) 
         }
         Some(col) => {
             if !col.not_null {
-                sql::run(
-                    &format!("UPDATE {table} SET tenant_id = {PLATFORM_LITERAL} WHERE tenant_id IS NULL"),
-                    &[],
-                );
-                sql::run(
-                    &format!("ALTER TABLE {table} ALTER COLUMN tenant_id SET NOT NULL"),
-                    &[],
-                );
+                // As the table's owner (privileged.rs): the UPDATE fires the owner's triggers
+                // and CHECKs, and SET NOT NULL evaluates the owner's CHECK expressions while it
+                // proves the column has no NULLs; neither may run with vital's rights.
+                let backfill =
+                    format!("UPDATE {table} SET tenant_id = {PLATFORM_LITERAL} WHERE tenant_id IS NULL");
+                let not_null = format!("ALTER TABLE {table} ALTER COLUMN tenant_id SET NOT NULL");
+                crate::privileged::as_owner_of(rel.oid, || {
+                    sql::run(&backfill, &[]);
+                    sql::run(&not_null, &[]);
+                });
             }
             (false, col.default, Some(col.not_null))
         }
@@ -459,7 +461,7 @@ fn restore_column_default(table: &str, default: Option<&str>) {
 /// Runs `f` as vital's own DDL, with vital's rights and pinned search_path.
 pub fn as_vital_ddl<R>(f: impl FnOnce() -> R) -> R {
     let _ddl = VitalDdl::enter();
-    as_superuser(f)
+    as_vital(f)
 }
 
 #[pg_extern(sql = "
@@ -521,7 +523,8 @@ pub fn schema_wants(schema: pg_sys::Oid, name: &str) -> bool {
 CREATE FUNCTION vital.register_schema_text(sch text, exclude text[]) RETURNS integer
 LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
 CREATE FUNCTION vital.register_schema(sch name, exclude text[] DEFAULT '{}') RETURNS integer
-LANGUAGE sql VOLATILE AS 'SELECT vital.register_schema_text(sch::text, exclude)';
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+AS 'SELECT vital.register_schema_text(sch::text, exclude)';
 ")]
 fn register_schema_text(sch: Option<&str>, exclude: Option<Vec<Option<String>>>) -> i32 {
     let sch = required(sch, "vital.register_schema", "sch");
@@ -566,7 +569,8 @@ fn register_schema_text(sch: Option<&str>, exclude: Option<Vec<Option<String>>>)
 CREATE FUNCTION vital.unregister_schema_text(sch text) RETURNS integer
 LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
 CREATE FUNCTION vital.unregister_schema(sch name) RETURNS integer
-LANGUAGE sql VOLATILE AS 'SELECT vital.unregister_schema_text(sch::text)';
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+AS 'SELECT vital.unregister_schema_text(sch::text)';
 ")]
 fn unregister_schema_text(sch: Option<&str>) -> i32 {
     let sch = required(sch, "vital.unregister_schema", "sch");

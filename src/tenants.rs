@@ -1,7 +1,7 @@
 //! The tenant registry: `vital.tenants`, its lifecycle functions, and role allowances.
 
 use crate::error::{raise, required, Code};
-use crate::privileged::as_superuser;
+use crate::privileged::as_vital;
 use crate::sql;
 use pgrx::prelude::*;
 use pgrx::Uuid;
@@ -78,7 +78,7 @@ pub fn find(id: Uuid) -> Option<TenantRow> {
 
 /// Looks a tenant up by id with vital's own rights, bypassing the cache.
 fn lookup(id: Uuid) -> Option<TenantRow> {
-    let rows = as_superuser(|| {
+    let rows = as_vital(|| {
         sql::rows_text(
             "SELECT slug, status FROM vital.tenants WHERE id = $1",
             &[id.into()],
@@ -152,7 +152,7 @@ fn create_tenant(slug: Option<&str>, name: Option<&str>, id: default!(Option<Uui
             Some("Pass another id, or NULL to have one generated."),
         );
     }
-    let slug_taken = as_superuser(|| {
+    let slug_taken = as_vital(|| {
         sql::one::<bool>(
             "SELECT EXISTS (SELECT FROM vital.tenants WHERE slug = $1)",
             &[slug.into()],
@@ -165,7 +165,7 @@ fn create_tenant(slug: Option<&str>, name: Option<&str>, id: default!(Option<Uui
             Some("Slugs are unique; pick another one."),
         );
     }
-    as_superuser(|| {
+    as_vital(|| {
         sql::run(
             "INSERT INTO vital.tenants (id, slug, name) VALUES ($1, $2, $3)",
             &[id.into(), slug.into(), name.into()],
@@ -178,9 +178,8 @@ fn create_tenant(slug: Option<&str>, name: Option<&str>, id: default!(Option<Uui
 fn tenant_id(slug: Option<&str>) -> Uuid {
     let slug = required(slug, "vital.tenant_id", "slug");
     // PARALLEL SAFE: in a parallel worker this must be a read-only lookup.
-    let id = as_superuser(|| {
-        sql::read_one::<Uuid>("SELECT id FROM vital.tenants WHERE slug = $1", &[slug.into()])
-    });
+    let id =
+        as_vital(|| sql::read_one::<Uuid>("SELECT id FROM vital.tenants WHERE slug = $1", &[slug.into()]));
     match id {
         Some(id) => id,
         None => raise(
@@ -201,7 +200,7 @@ fn set_status(function: &str, tenant: Option<Uuid>, status: &str) {
             Some("The platform tenant owns the shared rows every tenant reads."),
         );
     }
-    as_superuser(|| {
+    as_vital(|| {
         sql::run(
             "UPDATE vital.tenants SET status = $2 WHERE id = $1",
             &[tenant.into(), status.into()],
@@ -225,7 +224,7 @@ fn change_allowance(function: &str, role: Option<pg_sys::Oid>, tenant: Option<Uu
     let tenant = required(tenant, function, "tenant");
     check_role_exists(role);
     get(tenant);
-    as_superuser(|| sql::run(statement, &[role.into(), tenant.into()]));
+    as_vital(|| sql::run(statement, &[role.into(), tenant.into()]));
 }
 
 #[pg_extern(sql = "
@@ -271,7 +270,7 @@ pub fn role_may_use(role: pg_sys::Oid, tenant: Uuid) -> bool {
     let allowed = match ALLOWANCES.with(|c| c.borrow().get(&role.to_u32())) {
         Some(allowed) => allowed,
         None => {
-            let tenants: Vec<Uuid> = as_superuser(|| {
+            let tenants: Vec<Uuid> = as_vital(|| {
                 sql::column::<Uuid>(
                     "SELECT tenant FROM vital.tenant_allowances WHERE role = $1::oid::regrole",
                     &[role.into()],
