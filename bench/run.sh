@@ -98,6 +98,10 @@ compare "2. update by id, tenant set once per connection" vital_update.sql bench
 # -- 3. registration ------------------------------------------------------------------------
 sqlbench bench registration.sql -v rows="$REG_ROWS" -v rounds="$([ $SMOKE = 1 ] && echo 1 || echo 3)"
 
+# -- 6. the privilege model's per-row paths: foreign-key guard and compat propagation -------
+sqlbench bench privilege.sql -v rows="$([ $SMOKE = 1 ] && echo 2000 || echo 100000)" \
+    -v refs="$([ $SMOKE = 1 ] && echo 1000 || echo 50000)" -v rounds="$ROUNDS"
+
 # -- 4. set_tenant's cost -------------------------------------------------------------------
 say "bench: set_tenant_cost.sql"
 "${PSQL[@]}" -d bench -v calls="$CALLS" -f bench/set_tenant_cost.sql > "$NOTES.st"
@@ -132,7 +136,7 @@ done
 
 if [ $SMOKE = 1 ]; then
     lines=$(wc -l < "$RESULTS")
-    [ "$lines" -ge 18 ] || { echo "bench smoke run produced $lines result lines, expected 18" >&2; exit 1; }
+    [ "$lines" -ge 20 ] || { echo "bench smoke run produced $lines result lines, expected 20" >&2; exit 1; }
     say "bench smoke run: $lines result lines"
     exit 0
 fi
