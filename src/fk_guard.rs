@@ -143,14 +143,16 @@ struct KeyColumn {
 /// Builds the guard for `constraint` as seen from `relid` (a partition sees its parent's key).
 fn build_guard(relid: pg_sys::Oid, constraint: &str, row_type: pg_sys::Oid) -> Option<Guard> {
     // vital's registry and the catalogs, read as vital under the pinned search_path.
-    let (rows, head) = as_vital(|| {
+    let (head, rows) = as_vital(|| {
+        // The foreign key itself: the partition's own copy first, else its ancestor's.
         let head = sql::rows_text(
             "SELECT chn.nspname::text, ch.relname::text, pa.relname::text,
                     pg_catalog.quote_ident(pan.nspname) OPERATOR(pg_catalog.||) '.'
                         OPERATOR(pg_catalog.||) pg_catalog.quote_ident(pa.relname),
                     pa.relkind::text, pa.relowner::text,
                     coalesce((SELECT r.shared_reads FROM vital.registrations r
-                               WHERE r.relid OPERATOR(pg_catalog.=) c.confrelid), true)::text
+                               WHERE r.relid OPERATOR(pg_catalog.=) c.confrelid), true)::text,
+                    c.oid::text
                FROM pg_catalog.pg_constraint c
                JOIN pg_catalog.pg_class ch ON ch.oid OPERATOR(pg_catalog.=) $1
                JOIN pg_catalog.pg_namespace chn ON chn.oid OPERATOR(pg_catalog.=) ch.relnamespace
@@ -163,32 +165,32 @@ fn build_guard(relid: pg_sys::Oid, constraint: &str, row_type: pg_sys::Oid) -> O
               ORDER BY c.conparentid OPERATOR(pg_catalog.=) 0
               LIMIT 1",
             &[relid.into(), constraint.into()],
-        );
-        let rows = sql::rows_text(
-            "SELECT pg_catalog.quote_ident(ca.attname), pg_catalog.quote_ident(pa_att.attname),
-                    ca.attname::text,
-                    pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.'
-                        OPERATOR(pg_catalog.||) o.oprname::text
-               FROM pg_catalog.pg_constraint c
-               CROSS JOIN LATERAL unnest(c.conkey, c.confkey, c.conpfeqop)
-                    WITH ORDINALITY k(fk_att, pk_att, op, ord)
-               JOIN pg_catalog.pg_attribute ca ON ca.attrelid OPERATOR(pg_catalog.=) c.conrelid
-                                              AND ca.attnum OPERATOR(pg_catalog.=) k.fk_att
-               JOIN pg_catalog.pg_attribute pa_att ON pa_att.attrelid OPERATOR(pg_catalog.=) c.confrelid
-                                                  AND pa_att.attnum OPERATOR(pg_catalog.=) k.pk_att
-               JOIN pg_catalog.pg_operator o ON o.oid OPERATOR(pg_catalog.=) k.op
-               JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace
-              WHERE c.oid OPERATOR(pg_catalog.=) (
-                    SELECT c2.oid FROM pg_catalog.pg_constraint c2
-                     WHERE c2.contype OPERATOR(pg_catalog.=) 'f' AND c2.conname OPERATOR(pg_catalog.=) $2
-                       AND (c2.conrelid OPERATOR(pg_catalog.=) $1
-                            OR c2.conrelid OPERATOR(pg_catalog.=) ANY (
-                                   SELECT a.relid FROM pg_catalog.pg_partition_ancestors($1) a))
-                     ORDER BY c2.conparentid OPERATOR(pg_catalog.=) 0 LIMIT 1)
-              ORDER BY k.ord",
-            &[relid.into(), constraint.into()],
-        );
-        (rows, head.into_iter().next())
+        )
+        .into_iter()
+        .next();
+        // Its column pairs and equality operators, in key order.
+        let rows = match head.as_ref().and_then(|h| sql::oid(h[7].as_deref())) {
+            Some(constraint_oid) => sql::rows_text(
+                "SELECT pg_catalog.quote_ident(ca.attname), pg_catalog.quote_ident(pa_att.attname),
+                        ca.attname::text,
+                        pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.'
+                            OPERATOR(pg_catalog.||) o.oprname::text
+                   FROM pg_catalog.pg_constraint c
+                   CROSS JOIN LATERAL unnest(c.conkey, c.confkey, c.conpfeqop)
+                        WITH ORDINALITY k(fk_att, pk_att, op, ord)
+                   JOIN pg_catalog.pg_attribute ca ON ca.attrelid OPERATOR(pg_catalog.=) c.conrelid
+                                                  AND ca.attnum OPERATOR(pg_catalog.=) k.fk_att
+                   JOIN pg_catalog.pg_attribute pa_att ON pa_att.attrelid OPERATOR(pg_catalog.=) c.confrelid
+                                                      AND pa_att.attnum OPERATOR(pg_catalog.=) k.pk_att
+                   JOIN pg_catalog.pg_operator o ON o.oid OPERATOR(pg_catalog.=) k.op
+                   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace
+                  WHERE c.oid OPERATOR(pg_catalog.=) $1
+                  ORDER BY k.ord",
+                &[constraint_oid.into()],
+            ),
+            None => Vec::new(),
+        };
+        (head, rows)
     });
     let head = head?;
     let text = |i: usize| head[i].clone().unwrap_or_default();
@@ -337,7 +339,15 @@ unsafe extern "C-unwind" fn check_row(fcinfo: pg_sys::FunctionCallInfo) -> *mut 
 }
 
 fn check(trigger: &PgTrigger<'_>) -> Option<Violation> {
-    let args = trigger.extra_args().ok()?;
+    // A guard that cannot read its own trigger data refuses to run rather than accept the row.
+    let protocol = |e: PgTriggerError| -> ! {
+        error::raise(
+            Code::ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+            format!("vital.fk_guard(): {e}"),
+            None,
+        )
+    };
+    let args = trigger.extra_args().unwrap_or_else(|e| protocol(e));
     let Some(constraint) = args.first() else {
         error::raise(
             Code::ERRCODE_TRIGGERED_ACTION_EXCEPTION,
@@ -345,7 +355,7 @@ fn check(trigger: &PgTrigger<'_>) -> Option<Violation> {
             None,
         );
     };
-    let relid = trigger.relid().ok()?;
+    let relid = trigger.relid().unwrap_or_else(|e| protocol(e));
     let new_row = trigger.new()?;
     // SAFETY: plain catalog lookups of a relation the trigger manager holds open and locked.
     let row_type = unsafe { pg_sys::get_rel_type_id(relid) };
