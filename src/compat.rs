@@ -372,7 +372,7 @@ fn create_compat_column_text(
              WHERE l.{key_q} OPERATOR(pg_catalog.=) t.{fk}",
             lookup.qualified()
         );
-        crate::privileged::with_setting("session_replication_role", "replica", || {
+        crate::privileged::with_setting(c"session_replication_role", c"replica", || {
             crate::privileged::as_owner_of(tbl, || sql::run(&backfill, &[]));
         });
         let id = sql::one::<i32>(

@@ -10,7 +10,7 @@
 //! |---|---|---|---|
 //! | reads and writes of vital's own tables (`vital.tenants`, `vital.registrations`, ...); catalog lookups | vital ([`as_vital`]: the bootstrap superuser, vital's owner) | `SECURITY_LOCAL_USERID_CHANGE` | application roles may not read or write them, yet `set_tenant` / `current_tenant` must; these tables carry no code but vital's |
 //! | DDL on a registered table (`ALTER TABLE`, `CREATE POLICY/TRIGGER/INDEX`, compat views) | vital ([`as_vital`]) | `SECURITY_LOCAL_USERID_CHANGE` | only a table's owner or a superuser may run it, on behalf of the DBA who called vital; PostgreSQL itself runs the owner's code that DDL reaches (index expressions, since CVE-2022-1552) as the owner |
-//! | reading or writing rows of a user's table: the foreign-key guard's lookup, compat-column backfill and propagation, `clone_for_tenant`, `drop_tenant`, `export_tenant`, registration's `UPDATE ... SET tenant_id` | **the table's owner** ([`as_owner`]), never a superuser | `SECURITY_LOCAL_USERID_CHANGE \| SECURITY_NOFORCE_RLS \| SECURITY_RESTRICTED_OPERATION` | the owner's triggers, CHECKs, DEFAULTs and index expressions run with the owner's own rights, as in PostgreSQL's foreign-key checks (`ri_triggers.c`, `ri_PerformCheck`) and maintenance commands (CVE-2022-1552); `NOFORCE_RLS` lets the owner see every tenant's rows, as the foreign-key checks do; `RESTRICTED_OPERATION` forbids the owner's code to change session state that outlives the operation |
+//! | reading or writing rows of a user's table: the foreign-key guard's lookup, compat-column backfill and propagation, `clone_for_tenant`, `drop_tenant`, `export_tenant`, registration's `UPDATE ... SET tenant_id` and `SET NOT NULL` (which evaluates the owner's CHECKs) | **the table's owner** ([`as_owner`]), never a superuser | `SECURITY_LOCAL_USERID_CHANGE \| SECURITY_NOFORCE_RLS \| SECURITY_RESTRICTED_OPERATION` | the owner's triggers, CHECKs, DEFAULTs and index expressions run with the owner's own rights, as in PostgreSQL's foreign-key checks (`ri_triggers.c`, `ri_PerformCheck`) and maintenance commands (CVE-2022-1552); `NOFORCE_RLS` lets the owner see every tenant's rows, as the foreign-key checks do; `RESTRICTED_OPERATION` forbids the owner's code to change session state that outlives the operation |
 //!
 //! The tenant setting itself (`vital.tenant`, SUSET) is written here too, by
 //! [`set_tenant_setting`], for `set_tenant` / `clear_tenant` after their checks.
@@ -26,10 +26,10 @@
 use crate::error::{raise, Code};
 use crate::sql;
 use pgrx::pg_sys;
-use std::ffi::c_int;
+use std::ffi::{c_int, CStr, CString};
 
 /// The only `search_path` vital's own statements ever run under.
-pub const PINNED_SEARCH_PATH: &str = "pg_catalog, pg_temp";
+pub const PINNED_SEARCH_PATH: &CStr = c"pg_catalog, pg_temp";
 
 /// Restores the user and security context it saved when dropped: on return, and also when a
 /// PostgreSQL error (turned into a Rust panic by pgrx) unwinds through the switched region.
@@ -64,7 +64,7 @@ impl Drop for UserSwitch {
 
 /// Runs `f` with `search_path` pinned to [`PINNED_SEARCH_PATH`], under the current user.
 pub fn pinned<R>(f: impl FnOnce() -> R) -> R {
-    with_setting("search_path", PINNED_SEARCH_PATH, f)
+    with_setting(c"search_path", PINNED_SEARCH_PATH, f)
 }
 
 /// Runs `f` as vital: the bootstrap superuser, with `search_path` pinned. Only for vital's own
@@ -121,16 +121,34 @@ pub fn as_owner_of<R>(rel: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
 /// Writes the SUSET setting `vital.tenant` (gucs.rs) with superuser context, for the session or
 /// (`local`) the transaction. Only `set_tenant` / `clear_tenant` call it, after their checks.
 pub fn set_tenant_setting(value: &str, local: bool) {
-    let value = std::ffi::CString::new(value).expect("uuid text has no NUL");
+    let value = CString::new(value).expect("uuid text has no NUL");
     let action = if local {
         pg_sys::GucAction::GUC_ACTION_LOCAL
     } else {
         pg_sys::GucAction::GUC_ACTION_SET
     };
-    // SAFETY: both strings are NUL-terminated and outlive the call, which copies the value.
+    set_option(crate::gucs::TENANT_GUC_NAME, &value, action);
+}
+
+/// Runs `f` with one setting changed, restored afterwards (on error, by the abort). The names
+/// and values are constants: nothing is allocated on the foreign-key guard's per-row path.
+pub fn with_setting<R>(name: &CStr, value: &CStr, f: impl FnOnce() -> R) -> R {
+    // SAFETY: a new GUC nest level, closed by AtEOXact_GUC on return, or by the
+    // (sub)transaction abort on error.
+    let nest_level = unsafe { pg_sys::NewGUCNestLevel() };
+    set_option(name, value, pg_sys::GucAction::GUC_ACTION_SAVE);
+    let result = f();
+    // SAFETY: closes the nest level opened above, keeping nothing set inside it.
+    unsafe { pg_sys::AtEOXact_GUC(true, nest_level) };
+    result
+}
+
+/// `set_config_option` with superuser context, as a session-level source, erroring on failure.
+fn set_option(name: &CStr, value: &CStr, action: pg_sys::GucAction::Type) {
+    // SAFETY: both strings are NUL-terminated and outlive the call, which copies them.
     unsafe {
         pg_sys::set_config_option(
-            crate::gucs::TENANT_GUC_NAME.as_ptr(),
+            name.as_ptr(),
             value.as_ptr(),
             pg_sys::GucContext::PGC_SUSET,
             pg_sys::GucSource::PGC_S_SESSION,
@@ -139,29 +157,5 @@ pub fn set_tenant_setting(value: &str, local: bool) {
             0,
             false,
         );
-    }
-}
-
-/// Runs `f` with one setting changed, restored afterwards (on error, by the abort).
-pub fn with_setting<R>(name: &str, value: &str, f: impl FnOnce() -> R) -> R {
-    let name = std::ffi::CString::new(name).expect("setting name has no NUL");
-    let value = std::ffi::CString::new(value).expect("setting value has no NUL");
-    // SAFETY: the C strings outlive the call, which copies them; a new GUC nest level is
-    // closed by AtEOXact_GUC on return, or by the (sub)transaction abort on error.
-    unsafe {
-        let nest_level = pg_sys::NewGUCNestLevel();
-        pg_sys::set_config_option(
-            name.as_ptr(),
-            value.as_ptr(),
-            pg_sys::GucContext::PGC_SUSET,
-            pg_sys::GucSource::PGC_S_SESSION,
-            pg_sys::GucAction::GUC_ACTION_SAVE,
-            true,
-            0,
-            false,
-        );
-        let result = f();
-        pg_sys::AtEOXact_GUC(true, nest_level);
-        result
     }
 }
