@@ -1,6 +1,3 @@
--- vital.audit(): what is broken (error), weakened (warning) or worth knowing (info) about
--- tenant isolation in this database. A healthy database returns no error and no warning rows.
--- Plain SQL over the catalogs, so a DBA can read exactly what each check means.
 -- The names a function body mentions, as (qualifier, name) pairs: `a.b` gives (a, b) and
 -- (NULL, a); a bare `a` gives (NULL, a). Quoted identifiers are unquoted, others folded to lower
 -- case, as PostgreSQL reads them. One fixed pattern finds the identifiers; the names found are
@@ -28,6 +25,9 @@ UNION
 SELECT NULL, first FROM normalized
 $names$;
 
+-- vital.audit(): what is broken (error), weakened (warning) or worth knowing (info) about
+-- tenant isolation in this database. A healthy database returns no error and no warning rows.
+-- Plain SQL over the catalogs, so a DBA can read exactly what each check means.
 CREATE FUNCTION vital.audit()
 RETURNS TABLE (severity text, object text, problem text, fix text)
 LANGUAGE sql STABLE

@@ -12,8 +12,8 @@
 //! `vital.clone_map`, so vital reads the map entries the statement needs beforehand (passed as
 //! one jsonb argument) and records the new entries the statement returns afterwards.
 //!
-//! The filter is parsed and analyzed by PostgreSQL as `SELECT FROM table s WHERE (filter)`,
-//! refused unless it is one boolean expression over the table's columns (no subqueries, no
+//! The filter is parsed and analyzed by PostgreSQL as `SELECT FROM table s WHERE filter` (no
+//! parentheses added, so `x) OR (y` does not parse), refused unless it is one boolean expression over the table's columns (no subqueries, no
 //! other tables, no volatile functions), and then **deparsed from the analyzed tree**: the
 //! text that runs is PostgreSQL's rendering of that one expression, never the caller's text,
 //! so `x) OR (y` cannot escape the source-tenant condition it is ANDed with.
@@ -103,7 +103,7 @@ fn bad_filter(message: &str) -> ! {
     )
 }
 
-/// Parses and analyzes `SELECT FROM table s WHERE (filter)`, refuses anything but a plain
+/// Parses and analyzes `SELECT FROM table s WHERE filter`, refuses anything but a plain
 /// boolean expression over that one table, and returns the analyzed expression deparsed
 /// (`s.column` references; names qualified where the pinned search_path needs it). That text,
 /// not the caller's, is what runs.
@@ -113,7 +113,7 @@ fn checked_filter(rel: &Relation, filter: &str) -> String {
     let probe = format!("SELECT FROM {} s WHERE {}\n", rel.qualified(), filter);
     let probe_c = CString::new(probe).unwrap_or_else(|_| bad_filter("it contains a NUL byte"));
     let probe_ptr = probe_c.as_ptr();
-    // A syntax error becomes this function's own error (22023, naming the filter).
+    // A syntax error becomes this function's own "invalid clone filter" error (22023).
     let statements = PgTryBuilder::new(|| {
         // SAFETY: parses a NUL-terminated string that outlives the call.
         unsafe { pg_sys::raw_parser(probe_ptr, pg_sys::RawParseMode::RAW_PARSE_DEFAULT) }
