@@ -405,6 +405,11 @@ fn probes(notices: &Arc<Mutex<Vec<String>>>) -> Vec<String> {
         .collect()
 }
 
+/// The one bigint a query returns.
+fn scalar(client: &mut Client, query: &str) -> i64 {
+    client.query_one(query, &[]).unwrap().get(0)
+}
+
 fn is_superuser(admin: &mut Client, role: &str) -> bool {
     admin
         .query_one("SELECT rolsuper FROM pg_roles WHERE rolname = $1", &[&role])
@@ -500,17 +505,14 @@ fn no_role_runs_code_as_a_superuser_through_vital_under_hostile_settings() {
             "the probe never fired for {role}: {outcomes:#?}"
         );
         // The guard held under every path: no row references another tenant's category.
-        let crossed: i64 = admin
-            .query_one(
-                &format!(
-                    "SELECT count(*) FROM {s}.items i JOIN {s}.cats c ON c.id = i.cat_id
+        let crossed: i64 = scalar(
+            &mut admin,
+            &format!(
+                "SELECT count(*) FROM {s}.items i JOIN {s}.cats c ON c.id = i.cat_id
                       WHERE c.tenant_id NOT IN (i.tenant_id, vital.platform_tenant())",
-                    s = w.s
-                ),
-                &[],
-            )
-            .unwrap()
-            .get(0);
+                s = w.s
+            ),
+        );
         assert_eq!(
             crossed, 0,
             "{role}: a row references another tenant's category\n{outcomes:#?}"
@@ -736,13 +738,10 @@ fn repro_3_the_owners_code_never_runs_as_a_superuser_when_vital_writes_its_table
         "vital ran the owner's trigger as a superuser"
     );
     // And the work was done: extra's NULL tenants are the platform's now.
-    let nulls: i64 = admin
-        .query_one(
-            &format!("SELECT count(*) FROM {s}.extra WHERE tenant_id IS NULL"),
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let nulls: i64 = scalar(
+        &mut admin,
+        &format!("SELECT count(*) FROM {s}.extra WHERE tenant_id IS NULL"),
+    );
     assert_eq!(nulls, 0);
 }
 
@@ -778,13 +777,13 @@ fn repro_4_a_clone_filter_cannot_escape_its_tenant_condition() {
         let state = sqlstate(r);
         assert!(state == "22023" || state == "42601", "{escape:?} gave {state}");
     }
-    let copied: i64 = admin
-        .query_one(
-            &format!("SELECT count(*) FROM {s}.items WHERE tenant_id = '{c}' OR secret = 'b secret' AND tenant_id <> '{b}'"),
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let copied: i64 = scalar(
+        &mut admin,
+        &format!(
+            "SELECT count(*) FROM {s}.items
+              WHERE tenant_id = '{c}' OR secret = 'b secret' AND tenant_id <> '{b}'"
+        ),
+    );
     assert_eq!(copied, 0, "rows were copied");
     // A filter that is one expression runs exactly as checked: ANDed with the source tenant.
     admin
@@ -792,15 +791,10 @@ fn repro_4_a_clone_filter_cannot_escape_its_tenant_condition() {
             "SELECT vital.clone_for_tenant('{c}', '{s}.cats', NULL, '{a}')"
         ))
         .unwrap();
-    let n: i64 = admin
-        .query_one(
-            &format!(
-                "SELECT vital.clone_for_tenant('{c}', '{s}.items', 'secret IS NOT NULL OR true', '{a}')"
-            ),
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let n: i64 = scalar(
+        &mut admin,
+        &format!("SELECT vital.clone_for_tenant('{c}', '{s}.items', 'secret IS NOT NULL OR true', '{a}')"),
+    );
     assert_eq!(n, 1, "only A's row is cloned");
 }
 
