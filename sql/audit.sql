@@ -25,65 +25,114 @@ UNION
 SELECT NULL, first FROM normalized
 $names$;
 
+-- Deep check: rows that reference a row of another tenant through a foreign key between
+-- registered tables (a reference counts as valid when the referenced row belongs to the same
+-- tenant, or to the platform while the referenced table shares its rows: the rule of the
+-- foreign-key guard). Runs as the caller: a role bound by row level security sees only the
+-- rows its policies show, which the result says.
+CREATE FUNCTION vital.cross_tenant_references()
+RETURNS TABLE (severity text, object text, problem text, fix text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $deep$
+DECLARE
+    fk record;
+    bad bigint;
+BEGIN
+    FOR fk IN
+        SELECT c.conname, c.conrelid::regclass AS child, c.confrelid::regclass AS parent, r.shared_reads,
+               (SELECT string_agg(format('c.%I IS NOT NULL', a.attname), ' AND ' ORDER BY k.n)
+                  FROM unnest(c.conkey) WITH ORDINALITY k(attnum, n)
+                  JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum) AS not_null,
+               (SELECT string_agg(format('p.%I OPERATOR(%I.%s) c.%I', pa.attname, opn.nspname, op.oprname, ca.attname),
+                                  ' AND ' ORDER BY k.n)
+                  FROM unnest(c.conkey, c.confkey, c.conpfeqop) WITH ORDINALITY k(fkatt, pkatt, eqop, n)
+                  JOIN pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = k.fkatt
+                  JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.pkatt
+                  JOIN pg_operator op ON op.oid = k.eqop
+                  JOIN pg_namespace opn ON opn.oid = op.oprnamespace) AS keys_match
+          FROM pg_constraint c
+          JOIN vital.registrations r ON r.relid = c.confrelid::regclass
+         WHERE c.contype = 'f' AND c.conparentid = 0
+           AND c.conrelid IN (SELECT relid FROM vital.registrations)
+         ORDER BY c.conrelid::regclass::text, c.conname
+    LOOP
+        -- Names are quoted with %I; the operator is written schema-qualified (its name is a
+        -- symbol such as =, which %I would turn into an identifier).
+        EXECUTE format(
+            'SELECT count(*) FROM %s c WHERE %s AND NOT EXISTS (SELECT FROM %s p WHERE %s
+                AND (p.tenant_id OPERATOR(pg_catalog.=) c.tenant_id
+                     OR ($1 AND p.tenant_id OPERATOR(pg_catalog.=) vital.platform_tenant())))',
+            fk.child, fk.not_null, fk.parent, fk.keys_match)
+        INTO bad USING fk.shared_reads;
+        IF bad > 0 THEN
+            severity := 'error';
+            object := format('%I on %s', fk.conname, fk.child);
+            problem := format('%s row(s) reference a row of %s that belongs to another tenant', bad, fk.parent);
+            fix := format('Point them at a row of their own tenant (or the platform''s), or move them to the referenced row''s tenant');
+            RETURN NEXT;
+        END IF;
+    END LOOP;
+    IF NOT (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user) THEN
+        severity := 'info';
+        object := format('role %s', current_user);
+        problem := 'the deep check ran under row level security and saw only the rows this role''s tenant context shows';
+        fix := 'Run vital.audit(deep => true) as a superuser or a BYPASSRLS role to check every tenant''s rows';
+        RETURN NEXT;
+    END IF;
+END
+$deep$;
+
 -- vital.audit(): what is broken (error), weakened (warning) or worth knowing (info) about
 -- tenant isolation in this database. A healthy database returns no error and no warning rows.
--- Plain SQL over the catalogs, so a DBA can read exactly what each check means.
-CREATE FUNCTION vital.audit()
+-- Plain SQL over the catalogs, so a DBA can read exactly what each check means. The
+-- invariants the event triggers keep come from vital.broken_invariants(); the rest is below.
+-- One row per object and problem.
+CREATE FUNCTION vital.audit(deep boolean DEFAULT false)
 RETURNS TABLE (severity text, object text, problem text, fix text)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $audit$
 SELECT severity, object, problem, fix FROM (
 WITH registered AS (
-    SELECT r.relid::oid AS oid, r.relid::text AS name, r.parent IS NOT NULL AS is_partition,
-           r.policy_fingerprint, c.relrowsecurity, c.relforcerowsecurity, c.relowner, c.relacl, c.relkind
+    SELECT r.relid::oid AS oid, r.relid::text AS name, c.relowner, c.relacl
       FROM vital.registrations r JOIN pg_class c ON c.oid = r.relid::oid
 ),
-live_policies AS (
-    SELECT reg.oid,
-           coalesce((SELECT string_agg(concat_ws('|', polname, polcmd, polpermissive, polroles::text,
-                                                 pg_get_expr(polqual, polrelid),
-                                                 pg_get_expr(polwithcheck, polrelid)),
-                                       E'\n' ORDER BY polname)
-                       FROM pg_policy WHERE polrelid = reg.oid AND polname LIKE 'vital\_%'), '') AS fingerprint
-      FROM registered reg
-),
 dependent_views AS (
-    SELECT DISTINCT v.oid, v.oid::regclass::text AS name, v.relkind, v.reloptions, reg.name AS table_name
+    SELECT v.oid, v.oid::regclass::text AS name, v.relkind, v.reloptions,
+           string_agg(DISTINCT reg.name, ', ') AS tables
       FROM registered reg
       JOIN pg_depend d ON d.refobjid = reg.oid AND d.classid = 'pg_rewrite'::regclass
       JOIN pg_rewrite rw ON rw.oid = d.objid
       JOIN pg_class v ON v.oid = rw.ev_class
      WHERE v.oid <> reg.oid AND v.relkind IN ('v', 'm')
+     GROUP BY v.oid
+),
+definer_functions AS (
+    SELECT p.oid, string_agg(DISTINCT reg.name, ', ') AS tables
+      FROM pg_proc p
+      JOIN registered reg ON (
+               -- SQL-standard bodies record what they read ...
+               EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                                                 AND d.refobjid = reg.oid)
+               -- ... other bodies are searched for the table's name: schema-qualified, or bare when
+               -- the table is in the function's own schema or in public. Names are compared as
+               -- data with the names the body mentions (vital.names_in), never used as patterns.
+            OR EXISTS (SELECT FROM pg_class c JOIN pg_namespace tn ON tn.oid = c.relnamespace
+                        CROSS JOIN vital.names_in(p.prosrc) m
+                        WHERE c.oid = reg.oid AND m.name = c.relname
+                          AND (m.qualifier = tn.nspname
+                               OR (m.qualifier IS NULL AND tn.oid IN (p.pronamespace, 'public'::regnamespace)))))
+     WHERE p.prosecdef
+       AND p.pronamespace NOT IN ('vital'::regnamespace, 'pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+     GROUP BY p.oid
 )
+-- every invariant the event triggers keep ---------------------------------------------------
+SELECT severity, object, problem, fix FROM vital.broken_invariants()
 -- errors: isolation is broken ------------------------------------------------------------
-SELECT 'error', name, 'row level security is not enabled',
-       format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', name)
-  FROM registered WHERE NOT relrowsecurity
-UNION ALL
-SELECT 'error', name, 'row level security is not forced: the table owner bypasses the policies',
-       format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', name)
-  FROM registered WHERE NOT relforcerowsecurity
-UNION ALL
-SELECT 'error', reg.name, 'vital''s policies are missing or were changed',
-       format('SELECT vital.register_table(%L) to re-create them', reg.name)
-  FROM registered reg JOIN live_policies lp USING (oid)
- WHERE lp.fingerprint IS DISTINCT FROM reg.policy_fingerprint
-UNION ALL
-SELECT 'error', format('policy %I on %s', p.polname, reg.name),
-       'another permissive policy widens what vital''s policies allow',
-       format('DROP POLICY %I ON %s, or make it AS RESTRICTIVE', p.polname, reg.name)
-  FROM registered reg JOIN pg_policy p ON p.polrelid = reg.oid
- WHERE p.polpermissive AND p.polname NOT LIKE 'vital\_%'
-UNION ALL
-SELECT 'error', part.inhrelid::regclass::text,
-       format('partition of registered table %s is not registered: queried directly it shows every tenant''s rows', reg.name),
-       format('SELECT vital.register_table(%L)', reg.name)
-  FROM registered reg JOIN pg_inherits part ON part.inhparent = reg.oid
- WHERE NOT EXISTS (SELECT FROM vital.registrations r WHERE r.relid::oid = part.inhrelid)
 UNION ALL
 SELECT 'error', dv.name,
-       format('view over registered table %s runs with its owner''s rights and shows every tenant''s rows', dv.table_name),
+       format('view over registered table(s) %s runs with its owner''s rights, bypassing their policies', dv.tables),
        format('ALTER VIEW %s SET (security_invoker = true)', dv.name)
   FROM dependent_views dv
  WHERE dv.relkind = 'v'
@@ -91,9 +140,15 @@ SELECT 'error', dv.name,
                   WHERE option_name = 'security_invoker'), 'false') NOT IN ('true', 'on', 'yes', '1')
 UNION ALL
 SELECT 'error', dv.name,
-       format('materialized view over registered table %s cannot have row level security: it shows every tenant''s rows', dv.table_name),
+       format('materialized view over registered table(s) %s cannot have row level security: it shows every tenant''s rows', dv.tables),
        format('DROP MATERIALIZED VIEW %s (use a security_invoker view, or a registered table)', dv.name)
   FROM dependent_views dv WHERE dv.relkind = 'm'
+UNION ALL
+-- As severe as a view that is not security_invoker: both run with their owner's rights.
+SELECT 'error', df.oid::regprocedure::text,
+       format('SECURITY DEFINER function reads registered table(s) %s with its owner''s rights, bypassing their policies', df.tables),
+       'Make it SECURITY INVOKER, or check vital.current_tenant() inside it'
+  FROM definer_functions df
 UNION ALL
 SELECT 'error', format('parameter vital.tenant: %s', CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END),
        'may SET the tenant directly, bypassing vital.set_tenant() and its checks',
@@ -102,12 +157,6 @@ SELECT 'error', format('parameter vital.tenant: %s', CASE WHEN a.grantee = 0 THE
  WHERE pa.parname = 'vital.tenant' AND a.privilege_type = 'SET'
    AND NOT coalesce((SELECT rolsuper FROM pg_roles WHERE oid = a.grantee), false)
 -- warnings: isolation is weakened --------------------------------------------------------
-UNION ALL
-SELECT 'warning', reg.name, 'no index leads with tenant_id: every tenant-scoped query scans the table',
-       format('CREATE INDEX ON %s (tenant_id)', reg.name)
-  FROM registered reg
- WHERE NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-                    WHERE i.indrelid = reg.oid AND a.attname = 'tenant_id')
 UNION ALL
 SELECT 'warning', format('%s on %s', ic.relname, reg.name),
        'unique key without tenant_id: a duplicate-key error reveals another tenant''s value',
@@ -120,35 +169,14 @@ SELECT 'warning', format('%s on %s', ic.relname, reg.name),
 UNION ALL
 SELECT 'warning', format('%s on %s', c.conname, c.conrelid::regclass),
        'foreign key between registered tables without vital''s tenant guard: it accepts another tenant''s rows',
-       CASE WHEN g.tgname IS NULL
-            THEN format('SELECT vital.register_table(%L) to re-create the guard', c.conrelid::regclass::text)
-            ELSE format('ALTER TABLE %s ENABLE TRIGGER %I', c.conrelid::regclass, g.tgname) END
+       format('SELECT vital.register_table(%L) to re-create the guard', c.conrelid::regclass::text)
   FROM pg_constraint c
-  -- A guard is recognised by its argument, the constraint's name, not by its (truncated) name.
-  LEFT JOIN pg_trigger g ON g.tgrelid = c.conrelid AND g.tgfoid = 'vital.fk_guard()'::regprocedure
-                        AND g.tgargs = convert_to(c.conname::text, getdatabaseencoding()) || '\x00'::bytea
  WHERE c.contype = 'f' AND c.conparentid = 0
    AND c.conrelid IN (SELECT oid FROM registered) AND c.confrelid IN (SELECT oid FROM registered)
-   AND (g.tgname IS NULL OR g.tgenabled = 'D')
-UNION ALL
-SELECT DISTINCT 'warning', p.oid::regprocedure::text,
-       format('SECURITY DEFINER function reads registered table %s with its owner''s rights', reg.name),
-       'Make it SECURITY INVOKER, or check vital.current_tenant() inside it'
-  FROM pg_proc p
-  JOIN pg_namespace n ON n.oid = p.pronamespace
-  JOIN registered reg ON (
-           -- SQL-standard bodies record what they read ...
-           EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
-                                             AND d.refobjid = reg.oid)
-           -- ... other bodies are searched for the table's name: schema-qualified, or bare when
-           -- the table is in the function's own schema or in public. Names are compared as
-           -- data with the names the body mentions (vital.names_in), never used as patterns.
-        OR EXISTS (SELECT FROM pg_class c JOIN pg_namespace tn ON tn.oid = c.relnamespace
-                    CROSS JOIN vital.names_in(p.prosrc) m
-                    WHERE c.oid = reg.oid AND m.name = c.relname
-                      AND (m.qualifier = tn.nspname
-                           OR (m.qualifier IS NULL AND tn.oid IN (p.pronamespace, 'public'::regnamespace)))))
- WHERE p.prosecdef AND n.nspname NOT IN ('vital', 'pg_catalog', 'information_schema')
+   -- A guard is recognised by its argument, the constraint's name, not by its (truncated) name.
+   AND NOT EXISTS (SELECT FROM pg_trigger g
+                    WHERE g.tgrelid = c.conrelid AND g.tgfoid = 'vital.fk_guard()'::regprocedure
+                      AND g.tgargs = convert_to(c.conname::text, getdatabaseencoding()) || '\x00'::bytea)
 UNION ALL
 SELECT 'warning', format('%s: %s', reg.name, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END),
        'may TRUNCATE the table, which ignores row level security',
@@ -157,9 +185,18 @@ SELECT 'warning', format('%s: %s', reg.name, CASE WHEN a.grantee = 0 THEN 'PUBLI
  WHERE a.privilege_type = 'TRUNCATE' AND a.grantee <> reg.relowner
 UNION ALL
 SELECT 'warning', format('event trigger %s', evtname),
-       'vital''s event trigger is disabled: new tables and partitions are not registered and weakening DDL is not refused',
+       'vital''s event trigger does not fire in normal sessions: new tables are not registered and DDL that breaks a registered table is not refused',
        format('ALTER EVENT TRIGGER %I ENABLE', evtname)
-  FROM pg_event_trigger WHERE evtname LIKE 'vital\_%' AND evtenabled = 'D'
+  FROM pg_event_trigger WHERE evtname LIKE 'vital\_%' AND evtenabled IN ('D', 'R')
+UNION ALL
+SELECT 'warning', format('registration %s', r.relid::oid),
+       'registers a table that no longer exists (dropped while vital''s event triggers were off); a new table could reuse its OID',
+       format('DELETE FROM vital.registrations WHERE relid = %s', r.relid::oid)
+  FROM vital.registrations r
+ WHERE NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = r.relid::oid)
+-- the deep check: data that references across tenants -------------------------------------
+UNION ALL
+SELECT severity, object, problem, fix FROM vital.cross_tenant_references() WHERE deep
 -- info: facts a DBA should know ----------------------------------------------------------
 UNION ALL
 SELECT 'info', format('role %s', rolname),

@@ -16,18 +16,18 @@ GRANT EXECUTE ON FUNCTION
     vital.tenant_id(text)
 TO PUBLIC;
 
--- Refuses DDL that would weaken a registered table, and DROP EXTENSION while tables are registered.
+-- The event triggers fire for every command: what they keep is the state of registered tables,
+-- whichever command changed it (event_trigger.rs).
 CREATE EVENT TRIGGER vital_ddl_command_start
     ON ddl_command_start
-    WHEN TAG IN ('DROP EXTENSION', 'ALTER TABLE', 'DROP POLICY', 'ALTER POLICY',
-                 'DROP TRIGGER', 'ALTER TRIGGER')
     EXECUTE FUNCTION vital.ddl_command_start_guard();
 
--- Registers new tables and partitions, keeps foreign-key guards in step, forgets dropped tables.
+CREATE EVENT TRIGGER vital_sql_drop
+    ON sql_drop
+    EXECUTE FUNCTION vital.sql_drop_handler();
+
 CREATE EVENT TRIGGER vital_ddl_command_end
     ON ddl_command_end
-    WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE',
-                 'DROP TABLE', 'DROP SCHEMA', 'DROP OWNED', 'DROP VIEW')
     EXECUTE FUNCTION vital.ddl_command_end_handler();
 
 -- Every change to the tenant registry reaches the per-backend caches of set_tenant() and
@@ -36,3 +36,16 @@ CREATE TRIGGER tenant_registry_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNC
     FOR EACH STATEMENT EXECUTE FUNCTION vital.tenant_registry_changed();
 CREATE TRIGGER tenant_registry_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON vital.tenant_allowances
     FOR EACH STATEMENT EXECUTE FUNCTION vital.tenant_registry_changed();
+
+-- Every change to the table registry reaches the per-backend cache the event triggers use
+-- (registry.rs). Per row, so that a statement that changes nothing (the event triggers' own
+-- bookkeeping, after most DDL) invalidates nothing: the invalidation also drops every cached
+-- plan that reads the registry.
+CREATE TRIGGER registry_changed AFTER INSERT OR UPDATE OR DELETE ON vital.registrations
+    FOR EACH ROW EXECUTE FUNCTION vital.registry_changed();
+CREATE TRIGGER registry_truncated AFTER TRUNCATE ON vital.registrations
+    FOR EACH STATEMENT EXECUTE FUNCTION vital.registry_changed();
+CREATE TRIGGER registry_changed AFTER INSERT OR UPDATE OR DELETE ON vital.registered_schemas
+    FOR EACH ROW EXECUTE FUNCTION vital.registry_changed();
+CREATE TRIGGER registry_truncated AFTER TRUNCATE ON vital.registered_schemas
+    FOR EACH STATEMENT EXECUTE FUNCTION vital.registry_changed();

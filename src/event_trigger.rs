@@ -1,27 +1,31 @@
 //! vital's DDL event triggers.
 //!
 //! pgrx 0.18 has no event-trigger macro, so the trigger functions are C-language functions
-//! that read `EventTriggerData` from `fcinfo->context`.
+//! that read `EventTriggerData` from `fcinfo->context`. They fire for every command (no tag
+//! list): what they keep is the state of registered tables, whatever command changed it.
 //!
-//! * `ddl_command_start` sees the parse tree before anything happens. It refuses
-//!   `DROP EXTENSION vital_tenancy` while tables are registered, and DDL that would weaken a
-//!   registered table: DISABLE / NO FORCE ROW LEVEL SECURITY, dropping, altering or renaming
-//!   vital's policies or foreign-key guards, disabling the guards, and dropping, retyping,
-//!   renaming or un-NOT-NULLing `tenant_id`.
-//! * `ddl_command_end` registers tables created later in a registered schema and partitions
-//!   created in or attached to a registered table, keeps the foreign-key guards in step with
-//!   the foreign keys, and forgets dropped tables and schemas.
+//! * `ddl_command_start` refuses `DROP EXTENSION vital_tenancy` while tables are registered and
+//!   `DROP INDEX CONCURRENTLY` of a tenant index (neither can be undone at the end), and notes
+//!   the tables a `SET SCHEMA` or rename may bring into a registered schema.
+//! * `sql_drop` forgets dropped tables (however they were dropped), refuses dropping vital's
+//!   triggers from a registered table, and notes the registered tables a drop touched.
+//! * `ddl_command_end` registers tables that arrived in a registered schema or partition tree,
+//!   keeps partition bookkeeping right, then checks the invariants of every registered table
+//!   the command touched (`invariants.rs`) and refuses the command (55000) when one broke;
+//!   last, it keeps the foreign-key guards in step with the foreign keys.
 //!
 //! vital's own DDL (inside register/unregister) is skipped: see `registration::VitalDdl`.
 
 use crate::error::{raise, Code};
 use crate::privileged::as_vital;
 use crate::registration::{self, Via};
-use crate::{fk_guard, sql};
+use crate::{fk_guard, invariants, registry, sql};
 use pgrx::prelude::*;
+use std::cell::RefCell;
 use std::ffi::CStr;
 
 const EXTENSION_NAME: &str = "vital_tenancy";
+const OID_ARRAY: pgrx::PgOid = pgrx::PgOid::BuiltIn(pgrx::PgBuiltInOids::OIDARRAYOID);
 
 unsafe fn event_trigger_data<'a>(fcinfo: pg_sys::FunctionCallInfo) -> &'a pg_sys::EventTriggerData {
     unsafe {
@@ -37,13 +41,31 @@ unsafe fn event_trigger_data<'a>(fcinfo: pg_sys::FunctionCallInfo) -> &'a pg_sys
     }
 }
 
-/// Whether the registry exists (it does not while the extension itself is being created).
-fn registry_exists() -> bool {
-    sql::one::<bool>("SELECT to_regclass('vital.registrations') IS NOT NULL", &[]).unwrap_or(false)
+/// What `ddl_command_start` and `sql_drop` learned for the `ddl_command_end` of the same
+/// command. Reset when a command starts, taken when it ends.
+#[derive(Default)]
+struct Pending {
+    /// Relations a `SET SCHEMA` or rename may have brought into a registered schema.
+    moved: Vec<pg_sys::Oid>,
+    /// Registered tables the command dropped something from.
+    touched: Vec<pg_sys::Oid>,
+    /// Whether the command dropped a registered table (guards elsewhere may be stale now).
+    forgot_tables: bool,
+    /// Problems the command's table had before it ran: a command that repairs one problem of
+    /// a table left broken while the event triggers were off is not refused for the others.
+    baseline: Vec<invariants::Problem>,
+}
+
+thread_local! {
+    static PENDING: RefCell<Pending> = RefCell::new(Pending::default());
+}
+
+fn command_tag(data: &pg_sys::EventTriggerData) -> String {
+    unsafe { cstr(pg_sys::GetCommandTagName(data.tag)) }.to_string()
 }
 
 // ---------------------------------------------------------------------------------------
-// ddl_command_start: refuse what would weaken isolation
+// ddl_command_start: what cannot be undone at the end, and what the end needs to know
 // ---------------------------------------------------------------------------------------
 
 #[pg_extern(sql = "
@@ -55,18 +77,37 @@ fn ddl_command_start_guard(fcinfo: pg_sys::FunctionCallInfo) {
         return;
     }
     let data = unsafe { event_trigger_data(fcinfo) };
+    PENDING.with(|p| p.take());
     let tree = data.parsetree;
     if tree.is_null() {
         return;
     }
+    // An unregistered table has no registered partitions or children (that is an invariant),
+    // so only a registered one that this backend has not just seen healthy (registry.rs) needs
+    // its problems recorded.
+    let target = unsafe { target_relation(tree) };
+    let registered = |t: &pg_sys::Oid| registry::get().is_some_and(|r| r.is_registered(*t));
+    if let Some(target) = target.filter(registered).filter(|&t| !registry::known_healthy(t)) {
+        let baseline = as_vital(|| invariants::broken(&registered_in_trees(&[target]), false));
+        PENDING.with(|p| p.borrow_mut().baseline = baseline);
+    }
     unsafe {
         match (*tree).type_ {
             pg_sys::NodeTag::T_DropStmt => check_drop(&*(tree as *const pg_sys::DropStmt)),
-            pg_sys::NodeTag::T_AlterTableStmt => check_alter_table(&*(tree as *const pg_sys::AlterTableStmt)),
-            pg_sys::NodeTag::T_RenameStmt => check_rename(&*(tree as *const pg_sys::RenameStmt)),
-            pg_sys::NodeTag::T_AlterPolicyStmt => {
-                let stmt = &*(tree as *const pg_sys::AlterPolicyStmt);
-                check_vital_object(stmt.table, cstr(stmt.policy_name), "alter policy")
+            pg_sys::NodeTag::T_AlterObjectSchemaStmt => {
+                note_moved((*(tree as *const pg_sys::AlterObjectSchemaStmt)).relation)
+            }
+            pg_sys::NodeTag::T_RenameStmt => {
+                let stmt = &*(tree as *const pg_sys::RenameStmt);
+                if matches!(
+                    stmt.renameType,
+                    pg_sys::ObjectType::OBJECT_TABLE
+                        | pg_sys::ObjectType::OBJECT_VIEW
+                        | pg_sys::ObjectType::OBJECT_MATVIEW
+                        | pg_sys::ObjectType::OBJECT_FOREIGN_TABLE
+                ) {
+                    note_moved(stmt.relation)
+                }
             }
             _ => {}
         }
@@ -102,8 +143,8 @@ unsafe fn string_value<'a>(node: *const pg_sys::Node) -> Option<&'a str> {
     }
 }
 
-/// The registered relation a RangeVar names, if it names one.
-unsafe fn registered_relation(rv: *mut pg_sys::RangeVar) -> Option<pg_sys::Oid> {
+/// The relation a RangeVar names, if it exists (no lock: the command takes its own).
+unsafe fn relation_of(rv: *mut pg_sys::RangeVar) -> Option<pg_sys::Oid> {
     if rv.is_null() {
         return None;
     }
@@ -116,71 +157,59 @@ unsafe fn registered_relation(rv: *mut pg_sys::RangeVar) -> Option<pg_sys::Oid> 
             std::ptr::null_mut(),
         )
     };
-    if oid == pg_sys::InvalidOid {
-        return None;
-    }
-    let registered = as_vital(|| registry_exists() && registration::is_registered(oid));
-    registered.then_some(oid)
+    (oid != pg_sys::InvalidOid).then_some(oid)
 }
 
-fn refuse(oid: pg_sys::Oid, what: &str) -> ! {
-    let name =
-        as_vital(|| sql::one::<String>("SELECT $1::oid::regclass::text", &[oid.into()])).unwrap_or_default();
-    raise(
-        Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-        format!("cannot {what} on table {name}: it is registered with vital, and this would weaken tenant isolation"),
-        Some(&format!("Call vital.unregister_table('{name}') first if you really mean it.")),
-    );
-}
-
-fn is_vital_object(name: &str) -> bool {
-    name.starts_with("vital_")
-}
-
-unsafe fn check_vital_object(rv: *mut pg_sys::RangeVar, name: &str, what: &str) {
-    if is_vital_object(name) {
-        if let Some(oid) = unsafe { registered_relation(rv) } {
-            refuse(oid, &format!("{what} {name}"));
-        }
-    }
-}
-
-unsafe fn check_alter_table(stmt: &pg_sys::AlterTableStmt) {
-    let Some(oid) = (unsafe { registered_relation(stmt.relation) }) else {
-        return;
-    };
-    for node in unsafe { list_nodes(stmt.cmds) } {
-        if node.is_null() || unsafe { (*node).type_ } != pg_sys::NodeTag::T_AlterTableCmd {
-            continue;
-        }
-        let cmd = unsafe { &*(node as *const pg_sys::AlterTableCmd) };
-        let name = unsafe { cstr(cmd.name) };
-        use pg_sys::AlterTableType as At;
-        match cmd.subtype {
-            At::AT_DisableRowSecurity => refuse(oid, "disable row level security"),
-            At::AT_NoForceRowSecurity => refuse(oid, "stop forcing row level security"),
-            At::AT_DisableTrigAll | At::AT_DisableTrigUser => refuse(oid, "disable triggers"),
-            At::AT_DisableTrig if is_vital_object(name) => refuse(oid, &format!("disable trigger {name}")),
-            At::AT_DropColumn if name == "tenant_id" => refuse(oid, "drop column tenant_id"),
-            At::AT_DropNotNull if name == "tenant_id" => refuse(oid, "drop NOT NULL of tenant_id"),
-            At::AT_AlterColumnType if name == "tenant_id" => refuse(oid, "change the type of tenant_id"),
-            _ => {}
-        }
-    }
-}
-
-unsafe fn check_rename(stmt: &pg_sys::RenameStmt) {
-    let subname = unsafe { cstr(stmt.subname) };
-    match stmt.renameType {
-        pg_sys::ObjectType::OBJECT_COLUMN if subname == "tenant_id" => {
-            if let Some(oid) = unsafe { registered_relation(stmt.relation) } {
-                refuse(oid, "rename column tenant_id");
+/// The table (or index) the command is about, when its parse tree names one.
+unsafe fn target_relation(tree: *mut pg_sys::Node) -> Option<pg_sys::Oid> {
+    use pg_sys::NodeTag as T;
+    unsafe {
+        let rv = match (*tree).type_ {
+            T::T_AlterTableStmt => (*(tree as *const pg_sys::AlterTableStmt)).relation,
+            T::T_RenameStmt => (*(tree as *const pg_sys::RenameStmt)).relation,
+            T::T_AlterPolicyStmt => (*(tree as *const pg_sys::AlterPolicyStmt)).table,
+            T::T_CreatePolicyStmt => (*(tree as *const pg_sys::CreatePolicyStmt)).table,
+            T::T_CreateTrigStmt => (*(tree as *const pg_sys::CreateTrigStmt)).relation,
+            T::T_RuleStmt => (*(tree as *const pg_sys::RuleStmt)).relation,
+            T::T_IndexStmt => (*(tree as *const pg_sys::IndexStmt)).relation,
+            T::T_AlterObjectDependsStmt => (*(tree as *const pg_sys::AlterObjectDependsStmt)).relation,
+            T::T_DropStmt => {
+                let stmt = &*(tree as *const pg_sys::DropStmt);
+                let named_on_table = matches!(
+                    stmt.removeType,
+                    pg_sys::ObjectType::OBJECT_POLICY
+                        | pg_sys::ObjectType::OBJECT_TRIGGER
+                        | pg_sys::ObjectType::OBJECT_RULE
+                );
+                let first = list_nodes(stmt.objects).into_iter().next();
+                match first {
+                    // [schema,] table, name: the table is all but the last name.
+                    Some(object) if named_on_table => {
+                        let names = object as *const pg_sys::List;
+                        let length = (*names).length;
+                        if length < 2 {
+                            return None;
+                        }
+                        pg_sys::makeRangeVarFromNameList(pg_sys::list_truncate(
+                            pg_sys::list_copy(names),
+                            length - 1,
+                        ))
+                    }
+                    _ => return None,
+                }
             }
-        }
-        pg_sys::ObjectType::OBJECT_POLICY | pg_sys::ObjectType::OBJECT_TRIGGER => unsafe {
-            check_vital_object(stmt.relation, subname, "rename")
-        },
-        _ => {}
+            _ => return None,
+        };
+        let oid = relation_of(rv)?;
+        // An index stands for its table.
+        let table = pg_sys::IndexGetRelation(oid, true);
+        Some(if table == pg_sys::InvalidOid { oid } else { table })
+    }
+}
+
+unsafe fn note_moved(rv: *mut pg_sys::RangeVar) {
+    if let Some(oid) = unsafe { relation_of(rv) } {
+        PENDING.with(|p| p.borrow_mut().moved.push(oid));
     }
 }
 
@@ -195,24 +224,12 @@ unsafe fn check_drop(stmt: &pg_sys::DropStmt) {
                 refuse_drop_while_registered();
             }
         }
-        pg_sys::ObjectType::OBJECT_POLICY | pg_sys::ObjectType::OBJECT_TRIGGER => {
-            // Each object is a name list: [schema,] table, policy-or-trigger.
+        // DROP INDEX CONCURRENTLY commits before ddl_command_end could refuse it.
+        pg_sys::ObjectType::OBJECT_INDEX if stmt.concurrent => {
             for object in unsafe { list_nodes(stmt.objects) } {
-                let parts = unsafe { list_nodes(object as *const pg_sys::List) };
-                let Some((&last, _)) = parts.split_last() else {
-                    continue;
-                };
-                let name = unsafe { string_value(last) }.unwrap_or("");
-                if !is_vital_object(name) {
-                    continue;
-                }
-                unsafe {
-                    let table_names = pg_sys::list_truncate(
-                        pg_sys::list_copy(object as *const pg_sys::List),
-                        (parts.len() - 1) as i32,
-                    );
-                    let rv = pg_sys::makeRangeVarFromNameList(table_names);
-                    check_vital_object(rv, name, "drop");
+                let rv = unsafe { pg_sys::makeRangeVarFromNameList(object as *mut pg_sys::List) };
+                if let Some(index) = unsafe { relation_of(rv) } {
+                    refuse_last_tenant_index_drop(index);
                 }
             }
         }
@@ -220,13 +237,39 @@ unsafe fn check_drop(stmt: &pg_sys::DropStmt) {
     }
 }
 
-fn refuse_drop_while_registered() {
-    let registered: i64 = as_vital(|| {
-        if !registry_exists() {
-            return 0;
-        }
-        sql::one::<i64>("SELECT count(*) FROM vital.registrations", &[]).unwrap_or(0)
+fn refuse_last_tenant_index_drop(index: pg_sys::Oid) {
+    if registry::get().is_none_or(|r| r.is_empty()) {
+        return;
+    }
+    let table = as_vital(|| {
+        sql::one::<String>(
+            "SELECT i.indrelid::pg_catalog.regclass::text
+               FROM pg_catalog.pg_index i
+               JOIN vital.registrations r ON r.relid OPERATOR(pg_catalog.=) i.indrelid
+              WHERE i.indexrelid OPERATOR(pg_catalog.=) $1
+                AND NOT EXISTS (SELECT FROM pg_catalog.pg_index j
+                                  JOIN pg_catalog.pg_attribute a ON a.attrelid = j.indrelid AND a.attnum = j.indkey[0]
+                                 WHERE j.indrelid = i.indrelid AND j.indexrelid <> i.indexrelid
+                                   AND a.attname = 'tenant_id')
+                AND EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                             WHERE a.attrelid = i.indrelid AND a.attnum = i.indkey[0] AND a.attname = 'tenant_id')",
+            &[index.into()],
+        )
     });
+    if let Some(table) = table {
+        invariants::refuse(
+            "DROP INDEX CONCURRENTLY",
+            &table,
+            "no index would lead with tenant_id: every tenant-scoped query would scan the table",
+        );
+    }
+}
+
+fn refuse_drop_while_registered() {
+    let registered: i64 = match registry::get() {
+        Some(_) => as_vital(|| sql::one::<i64>("SELECT count(*) FROM vital.registrations", &[]).unwrap_or(0)),
+        None => 0,
+    };
     if registered > 0 {
         raise(
             Code::ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
@@ -237,7 +280,94 @@ fn refuse_drop_while_registered() {
 }
 
 // ---------------------------------------------------------------------------------------
-// ddl_command_end: register new tables and partitions, keep guards in step, forget drops
+// sql_drop: forget dropped tables, keep vital's triggers, note what the drop touched
+// ---------------------------------------------------------------------------------------
+
+#[pg_extern(sql = "
+CREATE FUNCTION vital.sql_drop_handler() RETURNS event_trigger
+LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+")]
+fn sql_drop_handler(fcinfo: pg_sys::FunctionCallInfo) {
+    let data = unsafe { event_trigger_data(fcinfo) };
+    let tag = command_tag(data);
+    // vital's own DDL (a compat view re-created, a guard dropped) keeps its own books.
+    if registration::in_vital_ddl() {
+        return;
+    }
+    if registry::get().is_none() {
+        return;
+    }
+    as_vital(|| {
+        // One statement: forget dropped tables, schemas and compat objects, however they were
+        // dropped (by this command, or by a CASCADE from it), and list the registered tables
+        // that survive the command but lost something: objects named (schema, table, name)
+        // belong to a table, a dropped column names its table by OID, and a dropped index no
+        // longer says whose it was (any registered table without a tenant index counts).
+        let rows = sql::rows_text_kept(
+            "WITH dropped AS MATERIALIZED (SELECT * FROM pg_catalog.pg_event_trigger_dropped_objects()),
+             gone AS (SELECT objid FROM dropped
+                       WHERE classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND objsubid = 0),
+             forgotten AS (DELETE FROM vital.registrations
+                            WHERE relid IN (SELECT objid::pg_catalog.regclass FROM gone) RETURNING 1),
+             compat AS (DELETE FROM vital.compat_objects
+                         WHERE target IN (SELECT objid::pg_catalog.regclass FROM gone)
+                            OR view IN (SELECT objid::pg_catalog.regclass FROM gone)
+                            OR lookup IN (SELECT objid::pg_catalog.regclass FROM gone) RETURNING 1),
+             schemas AS (DELETE FROM vital.registered_schemas
+                          WHERE nsp IN (SELECT objid::pg_catalog.regnamespace FROM dropped
+                                         WHERE classid = 'pg_catalog.pg_namespace'::pg_catalog.regclass) RETURNING 1),
+             touched AS (
+                 SELECT x.tbl, d.object_type, d.address_names[3] AS name
+                   FROM dropped d
+                  CROSS JOIN LATERAL (
+                        SELECT CASE WHEN d.object_type IN ('trigger', 'policy', 'rule', 'table constraint')
+                                    THEN pg_catalog.to_regclass(pg_catalog.format('%I.%I', d.address_names[1], d.address_names[2]))::oid
+                                    WHEN d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid <> 0
+                                    THEN d.objid END AS tbl) x
+                 UNION
+                 SELECT r.relid::oid, 'index', NULL
+                   FROM vital.registrations r
+                  WHERE EXISTS (SELECT FROM dropped d WHERE d.object_type = 'index')
+                    AND NOT EXISTS (SELECT FROM pg_catalog.pg_index i
+                                      JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                                     WHERE i.indrelid = r.relid::oid AND a.attname = 'tenant_id'))
+             SELECT NULL, 'forgotten', (SELECT count(*) FROM forgotten)::text, NULL
+             UNION ALL
+             SELECT t.tbl::text, t.object_type, t.name, t.tbl::pg_catalog.regclass::text
+               FROM touched t
+              WHERE t.tbl IN (SELECT relid::oid FROM vital.registrations)
+                AND t.tbl NOT IN (SELECT objid FROM gone)",
+            &[],
+            &[],
+        );
+        let mut pending = PENDING.with(|p| p.take());
+        for row in rows {
+            let (object_type, name, table) = (
+                row[1].as_deref().unwrap_or(""),
+                row[2].as_deref().unwrap_or(""),
+                row[3].as_deref().unwrap_or(""),
+            );
+            if object_type == "forgotten" {
+                pending.forgot_tables |= name != "0";
+                continue;
+            }
+            if object_type == "trigger" && name.starts_with("vital_") {
+                invariants::refuse(
+                    &tag,
+                    table,
+                    &format!("vital's trigger {} would be dropped", sql::ident(name)),
+                );
+            }
+            if let Some(oid) = sql::oid(row[0].as_deref()) {
+                pending.touched.push(oid);
+            }
+        }
+        PENDING.with(|p| *p.borrow_mut() = pending);
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// ddl_command_end: register arrivals, keep bookkeeping, check invariants, sync guards
 // ---------------------------------------------------------------------------------------
 
 #[pg_extern(sql = "
@@ -248,70 +378,217 @@ fn ddl_command_end_handler(fcinfo: pg_sys::FunctionCallInfo) {
     if registration::in_vital_ddl() {
         return;
     }
-    let _ = unsafe { event_trigger_data(fcinfo) };
+    let data = unsafe { event_trigger_data(fcinfo) };
+    let tag = command_tag(data);
+    let pending = PENDING.with(|p| p.take());
+    let Some(registry) = registry::get() else {
+        return;
+    };
     registration::as_vital_ddl(|| {
-        if !registry_exists() {
+        let mut touched: Vec<pg_sys::Oid> = pending.touched.clone();
+        let mut newly_registered: Vec<pg_sys::Oid> = Vec::new();
+        let mut vital_functions_touched = false;
+        let mut trees_involved = pending.forgot_tables;
+        for command in changed_relations() {
+            vital_functions_touched |= command.vital_function;
+            trees_involved |= command.in_tree;
+            if command.table == pg_sys::InvalidOid {
+                continue;
+            }
+            let moved = pending.moved.contains(&command.table);
+            newly_registered.extend(register_if_wanted(&registry, &command, moved));
+            if command.has_compat_views && command.tag == "ALTER TABLE" {
+                crate::compat::refresh_views_of(command.table);
+            }
+            touched.push(command.table);
+        }
+        touched.extend(pending.moved.iter().copied());
+        // Partitions and inheritance children are only looked for where there can be some: a
+        // command on an unregistered parent (ATTACH PARTITION) can still reach a registered
+        // table below it.
+        let registered = if trees_involved || !pending.touched.is_empty() {
+            touched.extend(newly_registered);
+            registered_in_trees(&touched)
+        } else {
+            // (The cached registry does not know yet what was registered just now.)
+            touched.retain(|&t| registry.is_registered(t));
+            touched.extend(newly_registered);
+            touched.sort_by_key(|t| t.to_u32());
+            touched.dedup();
+            touched
+        };
+        if registered.is_empty() && !pending.forgot_tables && !vital_functions_touched {
             return;
         }
-        forget_dropped();
-        let commands = sql::rows_text(
-            "SELECT objid::text, command_tag FROM pg_catalog.pg_event_trigger_ddl_commands()
-              WHERE classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND object_type = 'table'",
-            &[],
-        );
-        for command in commands {
-            let Some(oid) = sql::oid(command[0].as_deref()) else {
-                continue;
-            };
-            let tag = command[1].as_deref().unwrap_or("");
-            register_if_wanted(oid, tag);
-            if tag == "ALTER TABLE" {
-                crate::compat::refresh_views_of(oid);
-            }
+        if trees_involved {
+            sync_partition_parents(&registered);
         }
-        fk_guard::sync_all();
+        invariants::refuse_if_broken(&tag, &registered, vital_functions_touched, &pending.baseline);
+        fk_guard::sync(Some(&registered));
     });
 }
 
-/// Registers a table the command created or changed, when a registered schema or a
-/// registered partitioned parent asks for it.
-fn register_if_wanted(oid: pg_sys::Oid, tag: &str) {
-    let Some(rel) = crate::catalog::relation(oid) else {
-        return;
-    };
-    if !matches!(rel.kind.as_str(), "r" | "p") || rel.persistence == "t" {
-        return;
+/// One relation a DDL command created or changed, as `pg_event_trigger_ddl_commands()` and the
+/// catalogs describe it.
+struct Changed {
+    /// The table: the relation itself, or the table of the index, trigger, policy, rule,
+    /// constraint or default the command made or altered; InvalidOid for other objects.
+    table: pg_sys::Oid,
+    tag: String,
+    /// `relkind`, `relpersistence`, `relispartition`, schema and name of the table.
+    kind: String,
+    persistence: String,
+    is_partition: bool,
+    namespace: pg_sys::Oid,
+    name: String,
+    /// The partitioned table it is a partition of.
+    partition_parent: Option<pg_sys::Oid>,
+    /// The command changed one of vital's own functions (ALTER FUNCTION ... DEPENDS ON ...).
+    vital_function: bool,
+    /// Compat views show the table (they follow its new columns).
+    has_compat_views: bool,
+    /// The table is partitioned, a partition, or has or had inheritance children.
+    in_tree: bool,
+}
+
+/// Everything the end of a command needs about what it changed, in one query.
+fn changed_relations() -> Vec<Changed> {
+    sql::rows_text_kept(
+        "SELECT DISTINCT x.tbl::text, c.command_tag, rel.relkind::text, rel.relpersistence::text,
+                rel.relispartition::text, rel.relnamespace::text, rel.relname::text,
+                (SELECT i.inhparent::text FROM pg_catalog.pg_inherits i
+                  WHERE i.inhrelid = x.tbl AND rel.relispartition),
+                (c.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+                 AND EXISTS (SELECT FROM pg_catalog.pg_proc p
+                              WHERE p.oid = c.objid AND p.pronamespace = 'vital'::pg_catalog.regnamespace))::text,
+                EXISTS (SELECT FROM vital.compat_objects o WHERE o.kind = 'view' AND o.target = x.tbl::pg_catalog.regclass)::text,
+                (rel.relkind = 'p' OR rel.relispartition OR rel.relhassubclass)::text
+           FROM pg_catalog.pg_event_trigger_ddl_commands() c
+          CROSS JOIN LATERAL (SELECT CASE c.classid
+              WHEN 'pg_catalog.pg_class'::pg_catalog.regclass
+                   THEN coalesce((SELECT indrelid FROM pg_catalog.pg_index WHERE indexrelid = c.objid), c.objid)
+              WHEN 'pg_catalog.pg_trigger'::pg_catalog.regclass
+                   THEN (SELECT tgrelid FROM pg_catalog.pg_trigger WHERE oid = c.objid)
+              WHEN 'pg_catalog.pg_policy'::pg_catalog.regclass
+                   THEN (SELECT polrelid FROM pg_catalog.pg_policy WHERE oid = c.objid)
+              WHEN 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+                   THEN (SELECT ev_class FROM pg_catalog.pg_rewrite WHERE oid = c.objid)
+              WHEN 'pg_catalog.pg_constraint'::pg_catalog.regclass
+                   THEN (SELECT conrelid FROM pg_catalog.pg_constraint WHERE oid = c.objid)
+              WHEN 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+                   THEN (SELECT adrelid FROM pg_catalog.pg_attrdef WHERE oid = c.objid)
+              END AS tbl) x
+           -- One index probe per object, never a scan of pg_class (OFFSET 0 keeps the planner
+           -- from turning the lookup into a join).
+           LEFT JOIN LATERAL (SELECT * FROM pg_catalog.pg_class WHERE oid = x.tbl OFFSET 0) rel ON true",
+        &[],
+        &[],
+    )
+    .into_iter()
+    .map(|r| {
+        let text = |i: usize| r[i].clone().unwrap_or_default();
+        Changed {
+            table: sql::oid(r[0].as_deref()).unwrap_or(pg_sys::InvalidOid),
+            tag: text(1),
+            kind: text(2),
+            persistence: text(3),
+            is_partition: text(4) == "true",
+            namespace: sql::oid(r[5].as_deref()).unwrap_or(pg_sys::InvalidOid),
+            name: text(6),
+            partition_parent: sql::oid(r[7].as_deref()),
+            vital_function: text(8) == "true",
+            has_compat_views: text(9) == "true",
+            in_tree: text(10) == "true",
+        }
+    })
+    .collect()
+}
+
+/// The registered tables among `tables` and their partitions and inheritance children, at any
+/// depth (a command on a parent reaches its partitions).
+fn registered_in_trees(tables: &[pg_sys::Oid]) -> Vec<pg_sys::Oid> {
+    if tables.is_empty() {
+        return Vec::new();
     }
-    let registered = registration::is_registered(oid);
+    sql::rows_text_kept(
+        "WITH RECURSIVE tree(oid) AS (
+             SELECT unnest($1::pg_catalog.oid[])
+             UNION
+             SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree t ON i.inhparent = t.oid)
+         SELECT t.oid::text FROM tree t
+          WHERE t.oid::pg_catalog.regclass IN (SELECT relid FROM vital.registrations)",
+        &[OID_ARRAY],
+        &[tables.to_vec().into()],
+    )
+    .into_iter()
+    .filter_map(|r| sql::oid(r[0].as_deref()))
+    .collect()
+}
+
+/// Registers a table the command created, moved or changed, when a registered schema or a
+/// registered partitioned parent asks for it. `moved`: the command was its SET SCHEMA or rename.
+/// Returns what it registered.
+fn register_if_wanted(registry: &registry::Registry, rel: &Changed, moved: bool) -> Vec<pg_sys::Oid> {
+    if !matches!(rel.kind.as_str(), "r" | "p") || rel.persistence == "t" {
+        return Vec::new();
+    }
+    let registered = registry.is_registered(rel.table);
     if !registered && rel.is_partition {
-        if let Some(parent) = crate::catalog::partition_parent(oid) {
+        if let Some(parent) = rel.partition_parent.filter(|&p| registry.is_registered(p)) {
             if let Some((shared_reads, scope_unique, via)) = registration_options(parent) {
-                registration::register(oid, shared_reads, scope_unique, via, Some(parent));
-                return;
+                registration::register(rel.table, shared_reads, scope_unique, via, Some(parent));
+                return vec![rel.table];
             }
         }
+        return Vec::new();
     }
-    let creates = matches!(tag, "CREATE TABLE" | "CREATE TABLE AS" | "SELECT INTO");
-    if !registered && creates && !rel.is_partition {
-        let nsp = sql::one::<pg_sys::Oid>(
-            "SELECT relnamespace FROM pg_catalog.pg_class WHERE oid = $1",
-            &[oid.into()],
+    let arrives = moved
+        || matches!(
+            rel.tag.as_str(),
+            "CREATE TABLE" | "CREATE TABLE AS" | "SELECT INTO"
         );
-        if nsp.is_some_and(|nsp| registration::schema_wants(nsp, &rel.name)) {
-            registration::register(oid, true, true, Via::Schema, None);
+    if !registered && arrives {
+        if registry.schema_wants(rel.namespace, &rel.name) {
+            registration::register(rel.table, true, true, Via::Schema, None);
+            return vec![rel.table];
         }
-        return;
+        return Vec::new();
     }
     // ALTER TABLE ... ATTACH PARTITION on a registered parent: register the new partitions.
-    if registered && rel.is_partitioned() {
-        if let Some((shared_reads, scope_unique, via)) = registration_options(oid) {
-            for part in crate::catalog::partitions(oid) {
+    let mut registered_now = Vec::new();
+    if registered && rel.kind == "p" && rel.tag == "ALTER TABLE" {
+        if let Some((shared_reads, scope_unique, via)) = registration_options(rel.table) {
+            for part in crate::catalog::partitions(rel.table) {
                 if !registration::is_registered(part) {
-                    registration::register(part, shared_reads, scope_unique, via, Some(oid));
+                    registration::register(part, shared_reads, scope_unique, via, Some(rel.table));
+                    registered_now.push(part);
                 }
             }
         }
     }
+    registered_now
+}
+
+/// A registered table attached to a registered parent is unregistered with it and exported
+/// through it; one detached is on its own again.
+fn sync_partition_parents(tables: &[pg_sys::Oid]) {
+    if tables.is_empty() {
+        return;
+    }
+    sql::rows_text_kept(
+        "UPDATE vital.registrations r SET parent = a.parent
+           FROM (SELECT r2.relid,
+                        (SELECT i.inhparent::pg_catalog.regclass
+                           FROM pg_catalog.pg_inherits i
+                           JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid AND c.relispartition
+                          WHERE i.inhrelid = r2.relid::oid
+                            AND i.inhparent IN (SELECT relid::oid FROM vital.registrations)) AS parent
+                   FROM vital.registrations r2
+                  WHERE r2.relid::oid = ANY ($1) OR r2.parent::oid = ANY ($1)) a
+          WHERE a.relid = r.relid AND r.parent IS DISTINCT FROM a.parent",
+        &[OID_ARRAY],
+        &[tables.to_vec().into()],
+    );
 }
 
 fn registration_options(oid: pg_sys::Oid) -> Option<(bool, bool, Via)> {
@@ -330,25 +607,4 @@ fn registration_options(oid: pg_sys::Oid) -> Option<(bool, bool, Via)> {
         r[1].as_deref() == Some("true"),
         via,
     ))
-}
-
-/// Drops registry rows of tables and schemas that no longer exist.
-fn forget_dropped() {
-    sql::run(
-        "DELETE FROM vital.registrations r
-          WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = r.relid::oid)",
-        &[],
-    );
-    sql::run(
-        "DELETE FROM vital.compat_objects o
-          WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = o.target::oid)
-             OR (o.view IS NOT NULL AND NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = o.view::oid))
-             OR (o.lookup IS NOT NULL AND NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = o.lookup::oid))",
-        &[],
-    );
-    sql::run(
-        "DELETE FROM vital.registered_schemas s
-          WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_namespace n WHERE n.oid = s.nsp::oid)",
-        &[],
-    );
 }

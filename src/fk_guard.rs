@@ -35,15 +35,16 @@ use std::rc::Rc;
 
 /// SQL true when trigger `t`'s argument is constraint `c`'s name: guards are recognised by the
 /// constraint they guard, never by their own name, which PostgreSQL truncates to 63 bytes.
-const GUARDS_CONSTRAINT: &str =
-    "pg_catalog.convert_to(c.conname::text, pg_catalog.getdatabaseencoding()) || '\\x00'::bytea";
+macro_rules! guards_constraint {
+    () => {
+        "pg_catalog.convert_to(c.conname::text, pg_catalog.getdatabaseencoding()) || '\\x00'::bytea"
+    };
+}
 
-/// Makes the guard triggers match the foreign keys: one per top-level foreign key whose two
-/// tables are both registered, none elsewhere. Idempotent; cheap when nothing changed.
-pub fn sync_all() {
-    // Guards that should exist but do not.
-    let missing = sql::rows_text(
-        &format!(
+/// Foreign keys between registered tables without their guard; `$scope` narrows the keys.
+macro_rules! missing_guards {
+    ($scope:literal) => {
+        concat!(
             "SELECT c.conrelid::regclass::text, c.conname::text,
                 (SELECT string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY k.ord)
                    FROM unnest(c.conkey) WITH ORDINALITY k(attnum, ord)
@@ -51,16 +52,62 @@ pub fn sync_all() {
                 c.condeferrable::text, c.condeferred::text, cl.relkind::text
            FROM pg_catalog.pg_constraint c
            JOIN pg_catalog.pg_class cl ON cl.oid = c.conrelid
-          WHERE c.contype = 'f' AND c.conparentid = 0
+          WHERE c.contype = 'f' AND c.conparentid = 0 ",
+            $scope,
+            "
             AND c.conrelid IN (SELECT relid FROM vital.registrations)
             AND c.confrelid IN (SELECT relid FROM vital.registrations)
             AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
                              WHERE t.tgrelid = c.conrelid AND t.tgparentid = 0
                                AND t.tgfoid = 'vital.fk_guard()'::pg_catalog.regprocedure
-                               AND t.tgargs = {GUARDS_CONSTRAINT})"
+                               AND t.tgargs = ",
+            guards_constraint!(),
+            ")"
+        )
+    };
+}
+
+/// Guards whose foreign key is gone, or whose tables are no longer both registered; `$scope`
+/// narrows the guards.
+macro_rules! stale_guards {
+    ($scope:literal) => {
+        concat!(
+            "SELECT t.tgrelid::regclass::text, t.tgname::text
+           FROM pg_catalog.pg_trigger t
+          WHERE t.tgfoid = 'vital.fk_guard()'::pg_catalog.regprocedure AND t.tgparentid = 0 ",
+            $scope,
+            "
+            AND NOT EXISTS (
+                SELECT FROM pg_catalog.pg_constraint c
+                 WHERE c.contype = 'f' AND c.conparentid = 0 AND c.conrelid = t.tgrelid
+                   AND t.tgargs = ",
+            guards_constraint!(),
+            "
+                   AND c.conrelid IN (SELECT relid FROM vital.registrations)
+                   AND c.confrelid IN (SELECT relid FROM vital.registrations))"
+        )
+    };
+}
+
+/// Makes the guard triggers match the foreign keys: one per top-level foreign key whose two
+/// tables are both registered, none elsewhere. Idempotent; cheap when nothing changed.
+pub fn sync_all() {
+    sync(None)
+}
+
+/// [`sync_all`] for the foreign keys of `tables` and the guards on them only: what a DDL command
+/// on those tables can have changed (a drop reaches the tables whose foreign keys it dropped,
+/// which sql_drop reports as touched; registering and unregistering sync everything).
+pub fn sync(tables: Option<&[pg_sys::Oid]>) {
+    const OID_ARRAY: PgOid = PgOid::BuiltIn(pgrx::PgBuiltInOids::OIDARRAYOID);
+    let missing = match tables {
+        None => sql::rows_text_kept(missing_guards!(""), &[], &[]),
+        Some(tables) => sql::rows_text_kept(
+            missing_guards!("AND c.conrelid = ANY ($1)"),
+            &[OID_ARRAY],
+            &[tables.to_vec().into()],
         ),
-        &[],
-    );
+    };
     for row in missing {
         let (table, constraint, columns) = (
             row[0].clone().unwrap_or_default(),
@@ -89,21 +136,14 @@ pub fn sync_all() {
         sql::run(&statement, &[]);
     }
 
-    // Guards whose foreign key is gone, or whose tables are no longer both registered.
-    let stale = sql::rows_text(
-        &format!(
-            "SELECT t.tgrelid::regclass::text, t.tgname::text
-           FROM pg_catalog.pg_trigger t
-          WHERE t.tgfoid = 'vital.fk_guard()'::pg_catalog.regprocedure AND t.tgparentid = 0
-            AND NOT EXISTS (
-                SELECT FROM pg_catalog.pg_constraint c
-                 WHERE c.contype = 'f' AND c.conparentid = 0 AND c.conrelid = t.tgrelid
-                   AND t.tgargs = {GUARDS_CONSTRAINT}
-                   AND c.conrelid IN (SELECT relid FROM vital.registrations)
-                   AND c.confrelid IN (SELECT relid FROM vital.registrations))"
+    let stale = match tables {
+        None => sql::rows_text_kept(stale_guards!(""), &[], &[]),
+        Some(tables) => sql::rows_text_kept(
+            stale_guards!("AND t.tgrelid = ANY ($1)"),
+            &[OID_ARRAY],
+            &[tables.to_vec().into()],
         ),
-        &[],
-    );
+    };
     for row in stale {
         let table = row[0].clone().unwrap_or_default();
         let name = sql::ident(row[1].as_deref().unwrap_or_default());

@@ -12,10 +12,12 @@ mod error;
 mod event_trigger;
 mod fk_guard;
 mod gucs;
+mod invariants;
 mod lifecycle;
 mod policies;
 mod privileged;
 mod registration;
+mod registry;
 mod sql;
 mod tenants;
 mod unique_scope;
@@ -28,9 +30,14 @@ pgrx::pg_module_magic!();
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 extension_sql_file!("../sql/compat.sql", name = "compat", requires = ["bootstrap"]);
 extension_sql_file!(
+    "../sql/invariants.sql",
+    name = "invariants",
+    requires = ["bootstrap"]
+);
+extension_sql_file!(
     "../sql/audit.sql",
     name = "audit",
-    requires = ["bootstrap", "fk_guard_function"]
+    requires = ["bootstrap", "fk_guard_function", "invariants"]
 );
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
@@ -39,6 +46,7 @@ pub extern "C-unwind" fn _PG_init() {
     error::init();
     gucs::init();
     context::init();
+    registry::init();
 }
 
 /// Required by `cargo pgrx test`.

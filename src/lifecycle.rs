@@ -16,6 +16,25 @@ struct Table {
     name: String,
 }
 
+/// Takes ACCESS SHARE on a listed table; false when a concurrent DROP removed it after the
+/// registry was read (its rows went with it), as VACUUM does for a list of relations.
+fn still_exists_locked(oid: pg_sys::Oid) -> bool {
+    unsafe { pg_sys::LockRelationOid(oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
+    let exists = unsafe {
+        pg_sys::SearchSysCacheExists(
+            pg_sys::SysCacheIdentifier::RELOID as i32,
+            pg_sys::Datum::from(oid),
+            pg_sys::Datum::from(0),
+            pg_sys::Datum::from(0),
+            pg_sys::Datum::from(0),
+        )
+    };
+    if !exists {
+        unsafe { pg_sys::UnlockRelationOid(oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
+    }
+    exists
+}
+
 /// Registered tables (partitions through their parent), children before parents: a table is
 /// listed only after every registered table with a foreign key to it (self-references aside).
 fn tables_children_first() -> Vec<Table> {
@@ -30,6 +49,7 @@ fn tables_children_first() -> Vec<Table> {
             name: r[1].clone().unwrap_or_default(),
         })
     })
+    .filter(|t| still_exists_locked(t.oid))
     .collect();
     // (child, parent) for every foreign key between two of them.
     let edges: Vec<(pg_sys::Oid, pg_sys::Oid)> = sql::rows_text(

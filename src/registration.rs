@@ -403,10 +403,21 @@ pub fn unregister(oid: pg_sys::Oid, drop_column: bool, through_parent: bool) {
         unique_scope::restore(&rel, &reg.uniques_before);
     }
     if let Some(index) = &reg.index_created {
-        sql::run(
-            &format!("DROP INDEX IF EXISTS {}", sql::qualified(&rel.schema, index)),
-            &[],
-        );
+        // An index that became a partition of the parent's index (the table was attached to a
+        // registered parent) goes with the parent's, which is dropped after its partitions.
+        let attached = sql::one::<bool>(
+            "SELECT EXISTS (SELECT FROM pg_catalog.pg_inherits i
+                              JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+                             WHERE c.relname = $1 AND c.relnamespace = $2)",
+            &[index.as_str().into(), rel_namespace(oid).into()],
+        )
+        .unwrap_or(false);
+        if !attached {
+            sql::run(
+                &format!("DROP INDEX IF EXISTS {}", sql::qualified(&rel.schema, index)),
+                &[],
+            );
+        }
     }
 
     if reg.parent.is_some() {
@@ -443,6 +454,14 @@ pub fn unregister(oid: pg_sys::Oid, drop_column: bool, through_parent: bool) {
             pgrx::notice!("vital: kept column tenant_id of {table}: it existed before registration");
         }
     }
+}
+
+fn rel_namespace(oid: pg_sys::Oid) -> pg_sys::Oid {
+    sql::one::<pg_sys::Oid>(
+        "SELECT relnamespace FROM pg_catalog.pg_class WHERE oid = $1",
+        &[oid.into()],
+    )
+    .unwrap_or(pg_sys::InvalidOid)
 }
 
 fn restore_column_default(table: &str, default: Option<&str>) {
@@ -505,16 +524,6 @@ fn schema_oid(name: &str) -> pg_sys::Oid {
             None,
         )
     })
-}
-
-/// Whether tables created later in `schema` named `name` should be registered.
-pub fn schema_wants(schema: pg_sys::Oid, name: &str) -> bool {
-    sql::one::<bool>(
-        "SELECT EXISTS (SELECT FROM vital.registered_schemas
-                         WHERE nsp = $1::oid::regnamespace AND NOT ($2 = ANY (exclude)))",
-        &[schema.into(), name.into()],
-    )
-    .unwrap_or(false)
 }
 
 // pgrx 0.18 cannot take a `name` argument, so the public signature is a SQL wrapper over

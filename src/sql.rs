@@ -5,6 +5,11 @@
 use crate::error;
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
+use pgrx::spi::{OwnedPreparedStatement, SpiTupleTable};
+use pgrx::PgOid;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 
 /// Runs a statement that returns nothing of interest.
 pub fn run(query: &str, args: &[DatumWithOid]) {
@@ -64,21 +69,52 @@ pub fn column<T: FromDatum + IntoDatum>(query: &str, args: &[DatumWithOid]) -> V
 /// Every row as a vector of nullable text values (for small catalog queries).
 pub fn rows_text(query: &str, args: &[DatumWithOid]) -> Vec<Vec<Option<String>>> {
     error::spi(
+        Spi::connect_mut(|client| texts_of(client.update(query, None, args)?)),
+        "fetching rows",
+    )
+}
+
+thread_local! {
+    static KEPT: RefCell<HashMap<&'static str, Rc<OwnedPreparedStatement>>> = RefCell::new(HashMap::new());
+}
+
+/// [`rows_text`] for one of vital's fixed queries on a hot path (the event triggers run for
+/// every DDL command): parsed and planned once per backend and kept. PostgreSQL's plan cache
+/// re-plans it when what it reads changes. Prepared as a mutating statement, so that each run
+/// takes a new snapshot and sees what the running command did.
+pub fn rows_text_kept(
+    query: &'static str,
+    types: &[PgOid],
+    args: &[DatumWithOid],
+) -> Vec<Vec<Option<String>>> {
+    let kept = KEPT.with(|k| k.borrow().get(query).cloned());
+    error::spi(
         Spi::connect_mut(|client| {
-            let table = client.update(query, None, args)?;
-            let mut out = Vec::with_capacity(table.len());
-            for row in table {
-                let n = row.columns();
-                let mut values = Vec::with_capacity(n);
-                for i in 1..=n {
-                    values.push(row.get::<String>(i)?);
+            let statement = match kept {
+                Some(statement) => statement,
+                None => {
+                    let statement = Rc::new(client.prepare_mut(query, types)?.keep());
+                    KEPT.with(|k| k.borrow_mut().insert(query, statement.clone()));
+                    statement
                 }
-                out.push(values);
-            }
-            Ok(out)
+            };
+            texts_of(client.update(&*statement, None, args)?)
         }),
         "fetching rows",
     )
+}
+
+fn texts_of(table: SpiTupleTable) -> pgrx::spi::SpiResult<Vec<Vec<Option<String>>>> {
+    let mut out = Vec::with_capacity(table.len());
+    for row in table {
+        let n = row.columns();
+        let mut values = Vec::with_capacity(n);
+        for i in 1..=n {
+            values.push(row.get::<String>(i)?);
+        }
+        out.push(values);
+    }
+    Ok(out)
 }
 
 /// An OID from a text column of a catalog query.

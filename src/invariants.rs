@@ -1,0 +1,113 @@
+//! The invariants of registered tables, kept after every DDL command.
+//!
+//! The checks are SQL over the catalogs (`vital.broken_invariants()` in `sql/invariants.sql`),
+//! shared with `vital.audit()` so that the event triggers and the audit agree on what "broken"
+//! means. Here they run for the tables a command touched; a command that broke one is refused,
+//! which rolls it back whole.
+
+use crate::error::{raise, Code};
+use crate::sql;
+use pgrx::prelude::*;
+use pgrx::{PgBuiltInOids, PgOid};
+
+/// One broken invariant: the object it is about, the problem, its fix, and the registered
+/// table it belongs to (none for vital's own functions).
+#[derive(PartialEq, Eq)]
+pub struct Problem {
+    object: String,
+    problem: String,
+    fix: String,
+    table: Option<String>,
+}
+
+/// The broken invariants of `tables` (and of vital's functions, with `vital_functions`).
+pub fn broken(tables: &[pg_sys::Oid], vital_functions: bool) -> Vec<Problem> {
+    if tables.is_empty() && !vital_functions {
+        return Vec::new();
+    }
+    sql::rows_text_kept(
+        "SELECT b.object, b.problem, b.fix, b.relid::pg_catalog.regclass::text
+           FROM vital.broken_invariants($1, $2) b
+          ORDER BY b.severity, b.object, b.problem",
+        &[
+            PgOid::BuiltIn(PgBuiltInOids::OIDARRAYOID),
+            PgOid::BuiltIn(PgBuiltInOids::BOOLOID),
+        ],
+        &[tables.to_vec().into(), vital_functions.into()],
+    )
+    .into_iter()
+    .map(|r| Problem {
+        object: r[0].clone().unwrap_or_default(),
+        problem: r[1].clone().unwrap_or_default(),
+        fix: r[2].clone().unwrap_or_default(),
+        table: r[3].clone(),
+    })
+    .collect()
+}
+
+/// Refuses the running command (55000) when one of `tables` breaks an invariant that was not
+/// already broken before it (`baseline`). Also checks vital's own functions when the command
+/// touched one.
+pub fn refuse_if_broken(
+    command: &str,
+    tables: &[pg_sys::Oid],
+    vital_functions_touched: bool,
+    baseline: &[Problem],
+) {
+    let problems = broken(tables, vital_functions_touched);
+    let broken_count = problems.len();
+    let new: Vec<Problem> = problems.into_iter().filter(|p| !baseline.contains(p)).collect();
+    let Some(first) = new.first() else {
+        if broken_count == 0 {
+            crate::registry::mark_healthy(tables);
+        }
+        return;
+    };
+    let others: Vec<String> = new[1..]
+        .iter()
+        .map(|p| format!("{}: {}", p.object, p.problem))
+        .collect();
+    report(
+        command,
+        &first.object,
+        &first.problem,
+        Some(&first.fix),
+        first.table.as_deref(),
+        &others,
+    );
+}
+
+/// Refuses the running command because it would leave `problem` on registered `table`.
+pub fn refuse(command: &str, table: &str, problem: &str) -> ! {
+    report(command, table, problem, None, Some(table), &[])
+}
+
+fn report(
+    command: &str,
+    object: &str,
+    problem: &str,
+    fix: Option<&str>,
+    table: Option<&str>,
+    others: &[String],
+) -> ! {
+    let mut hint = String::new();
+    if let Some(fix) = fix {
+        hint.push_str(&format!("To repair it: {fix}. "));
+    }
+    match table {
+        Some(table) => hint.push_str(&format!(
+            "To change the table freely, take it out of vital first: SELECT vital.unregister_table({});",
+            pgrx::spi::quote_literal(table)
+        )),
+        None => hint.push_str("vital.unregister_table() takes a table out of vital first."),
+    }
+    let mut message = format!("{command} would break tenant isolation of {object}: {problem}");
+    if !others.is_empty() {
+        message.push_str(&format!(" (and {} more: {})", others.len(), others.join("; ")));
+    }
+    raise(
+        Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        message,
+        Some(&hint),
+    )
+}
