@@ -102,6 +102,10 @@ sqlbench bench registration.sql -v rows="$REG_ROWS" -v rounds="$([ $SMOKE = 1 ] 
 sqlbench bench privilege.sql -v rows="$([ $SMOKE = 1 ] && echo 2000 || echo 100000)" \
     -v refs="$([ $SMOKE = 1 ] && echo 1000 || echo 50000)" -v rounds="$ROUNDS"
 
+# -- 7. the event triggers' cost per DDL command, with 500 registered tables ----------------
+sqlbench bench ddl.sql -v tables="$([ $SMOKE = 1 ] && echo 20 || echo 500)" \
+    -v iterations="$([ $SMOKE = 1 ] && echo 5 || echo 100)" -v rounds="$ROUNDS"
+
 # -- 4. set_tenant's cost -------------------------------------------------------------------
 say "bench: set_tenant_cost.sql"
 "${PSQL[@]}" -d bench -v calls="$CALLS" -f bench/set_tenant_cost.sql > "$NOTES.st"

@@ -8,6 +8,13 @@
 //!  9 foreign keys ......... registered_tables::foreign_keys_accept_own_and_platform_rows_and_hide_others
 //! 16 partitions ........... registered_tables::partitions_queried_directly_show_only_the_tenants_rows
 //! 18 plan caching ......... registered_tables::cached_generic_plans_follow_the_tenant
+//! 23-25 privileged SQL .... privilege.rs (search_path, shadowing, owner code)
+//! 26 rules ................ invariants::no_rule_of_any_event_can_be_put_on_a_registered_table
+//! 27 trigger firing modes . invariants::vitals_triggers_stay_enabled_in_the_normal_way
+//! 28 other command forms .. invariants::tenant_column_cannot_be_renamed_loosened_or_redefaulted,
+//!                           invariants::nothing_of_vitals_depends_on_another_extension
+//! 29 permissive policies .. invariants::policies_and_row_level_security_stay_as_vital_made_them
+//! 22, 26-29 with the event triggers off: the audit finds each (pg_regress audit.sql)
 
 mod common;
 use common::*;

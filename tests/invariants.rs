@@ -225,6 +225,24 @@ fn vitals_triggers_stay_enabled_in_the_normal_way() {
     let mut owner = connect_as(OWNER);
     let t = format!("{s}.tools");
     let guard = guard_of(&mut owner, &t);
+    // The compat column's triggers are vital's too: one on the table, one on the lookup.
+    admin
+        .batch_execute(&format!(
+            "SELECT vital.create_compat_column('{t}', 'category', 'cat', '{s}.cats', 'name')"
+        ))
+        .unwrap();
+    let cats = format!("{s}.cats");
+    let compat_statements = vec![
+        format!("ALTER TABLE {t} ENABLE REPLICA TRIGGER vital_compat_category"),
+        format!("ALTER TABLE {t} DISABLE TRIGGER vital_compat_category"),
+        format!("DROP TRIGGER vital_compat_category ON {t}"),
+    ];
+    assert_refused(&mut owner, &t, &compat_statements, &["55000"]);
+    let lookup_statements = vec![
+        format!("ALTER TABLE {cats} ENABLE ALWAYS TRIGGER vital_compat_tools_category"),
+        format!("ALTER TABLE {cats} DISABLE TRIGGER vital_compat_tools_category"),
+    ];
+    assert_refused(&mut owner, &cats, &lookup_statements, &["55000"]);
     let statements: Vec<String> = [
         "ALTER TABLE {t} ENABLE REPLICA TRIGGER {g}",
         "ALTER TABLE {t} ENABLE ALWAYS TRIGGER {g}",
