@@ -183,6 +183,9 @@ unsafe fn target_relation(tree: *mut pg_sys::Node) -> Option<pg_sys::Oid> {
                 );
                 let first = list_nodes(stmt.objects).into_iter().next();
                 match first {
+                    Some(index) if stmt.removeType == pg_sys::ObjectType::OBJECT_INDEX => {
+                        pg_sys::makeRangeVarFromNameList(index as *mut pg_sys::List)
+                    }
                     // [schema,] table, name: the table is all but the last name.
                     Some(object) if named_on_table => {
                         let names = object as *const pg_sys::List;
@@ -224,11 +227,19 @@ unsafe fn check_drop(stmt: &pg_sys::DropStmt) {
                 refuse_drop_while_registered();
             }
         }
-        // DROP INDEX CONCURRENTLY commits before ddl_command_end could refuse it.
-        pg_sys::ObjectType::OBJECT_INDEX if stmt.concurrent => {
+        // A dropped index no longer says whose it was: note its table now. DROP INDEX
+        // CONCURRENTLY commits before ddl_command_end could refuse it: check it now.
+        pg_sys::ObjectType::OBJECT_INDEX => {
             for object in unsafe { list_nodes(stmt.objects) } {
                 let rv = unsafe { pg_sys::makeRangeVarFromNameList(object as *mut pg_sys::List) };
-                if let Some(index) = unsafe { relation_of(rv) } {
+                let Some(index) = (unsafe { relation_of(rv) }) else {
+                    continue;
+                };
+                let table = unsafe { pg_sys::IndexGetRelation(index, true) };
+                if table != pg_sys::InvalidOid {
+                    PENDING.with(|p| p.borrow_mut().touched.push(table));
+                }
+                if stmt.concurrent {
                     refuse_last_tenant_index_drop(index);
                 }
             }
@@ -325,9 +336,11 @@ fn sql_drop_handler(fcinfo: pg_sys::FunctionCallInfo) {
                                     WHEN d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid <> 0
                                     THEN d.objid END AS tbl) x
                  UNION
+                 -- Indexes dropped by other commands (a CASCADE from a function, an operator
+                 -- class...): any registered table left without a tenant index is touched.
                  SELECT r.relid::oid, 'index', NULL
                    FROM vital.registrations r
-                  WHERE EXISTS (SELECT FROM dropped d WHERE d.object_type = 'index')
+                  WHERE $1 AND EXISTS (SELECT FROM dropped d WHERE d.object_type = 'index')
                     AND NOT EXISTS (SELECT FROM pg_catalog.pg_index i
                                       JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
                                      WHERE i.indrelid = r.relid::oid AND a.attname = 'tenant_id'))
@@ -337,8 +350,10 @@ fn sql_drop_handler(fcinfo: pg_sys::FunctionCallInfo) {
                FROM touched t
               WHERE t.tbl IN (SELECT relid::oid FROM vital.registrations)
                 AND t.tbl NOT IN (SELECT objid FROM gone)",
-            &[],
-            &[],
+            &[pgrx::PgOid::BuiltIn(pgrx::PgBuiltInOids::BOOLOID)],
+            // DROP INDEX noted its tables at the start; DROP TABLE and ALTER TABLE name the
+            // table of every index they drop (the table itself, a column, a constraint).
+            &[(!matches!(tag.as_str(), "DROP INDEX" | "DROP TABLE" | "ALTER TABLE")).into()],
         );
         let mut pending = PENDING.with(|p| p.take());
         for row in rows {

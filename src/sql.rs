@@ -79,7 +79,8 @@ thread_local! {
 }
 
 /// [`rows_text`] for one of vital's fixed queries on a hot path (the event triggers run for
-/// every DDL command): parsed and planned once per backend and kept. PostgreSQL's plan cache
+/// every DDL command): parsed and planned once per backend and kept, and always run with its
+/// generic plan (a custom plan per run would plan on every DDL command). PostgreSQL's plan cache
 /// re-plans it when what it reads changes. Prepared as a mutating statement, so that each run
 /// takes a new snapshot and sees what the running command did.
 pub fn rows_text_kept(
@@ -98,7 +99,9 @@ pub fn rows_text_kept(
                     statement
                 }
             };
-            texts_of(client.update(&*statement, None, args)?)
+            crate::privileged::with_setting(c"plan_cache_mode", c"force_generic_plan", || {
+                texts_of(client.update(&*statement, None, args)?)
+            })
         }),
         "fetching rows",
     )
