@@ -9,10 +9,10 @@ use crate::error::{raise, Code};
 use crate::sql;
 use pgrx::prelude::*;
 use pgrx::{PgBuiltInOids, PgOid};
+use std::collections::HashMap;
 
 /// One broken invariant: the object it is about, the problem, its fix, and the registered
 /// table it belongs to (none for vital's own functions).
-#[derive(PartialEq, Eq)]
 pub struct Problem {
     object: String,
     problem: String,
@@ -56,7 +56,26 @@ pub fn refuse_if_broken(
 ) {
     let problems = broken(tables, vital_functions_touched);
     let broken_count = problems.len();
-    let new: Vec<Problem> = problems.into_iter().filter(|p| !baseline.contains(p)).collect();
+    // A problem is new unless the table had as many of its kind before: renaming an object
+    // that has a problem (a replica-only trigger renamed back to vital's name) creates none.
+    let mut before: HashMap<(Option<&str>, &str), usize> = HashMap::new();
+    for p in baseline {
+        *before
+            .entry((p.table.as_deref(), p.problem.as_str()))
+            .or_default() += 1;
+    }
+    let new: Vec<&Problem> = problems
+        .iter()
+        .filter(
+            |p| match before.get_mut(&(p.table.as_deref(), p.problem.as_str())) {
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    false
+                }
+                _ => true,
+            },
+        )
+        .collect();
     let Some(first) = new.first() else {
         if broken_count == 0 {
             crate::registry::mark_healthy(tables);
