@@ -191,6 +191,16 @@ SELECT 'warning', format('%s on %s', c.conname, c.conrelid::regclass),
                     WHERE g.tgrelid = c.conrelid AND g.tgfoid = 'vital.fk_guard()'::regprocedure
                       AND g.tgargs = convert_to(c.conname::text, getdatabaseencoding()) || '\x00'::bytea)
 UNION ALL
+SELECT 'warning', reg.name,
+       'registered rows reference it, but moving its rows to another tenant is not guarded: a DBA''s UPDATE of tenant_id can leave references across tenants',
+       format('SELECT vital.register_table(%L) to re-create the guard', reg.name)
+  FROM registered reg
+ WHERE EXISTS (SELECT FROM pg_constraint c
+                WHERE c.contype = 'f' AND c.conparentid = 0 AND c.confrelid = reg.oid
+                  AND c.conrelid IN (SELECT oid FROM registered))
+   AND NOT EXISTS (SELECT FROM pg_trigger g
+                    WHERE g.tgrelid = reg.oid AND g.tgnargs = 0 AND g.tgfoid = 'vital.fk_guard()'::regprocedure)
+UNION ALL
 SELECT 'warning', format('%s: %s', reg.name, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END),
        'may TRUNCATE the table, which ignores row level security',
        format('REVOKE TRUNCATE ON %s FROM %s', reg.name, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END)

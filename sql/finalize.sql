@@ -3,7 +3,8 @@
 -- Anyone may look; only superusers (and roles a DBA grants) may write.
 GRANT USAGE ON SCHEMA vital TO PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA vital FROM PUBLIC;
-GRANT SELECT ON vital.tenants, vital.registered_tables, vital.compat_objects TO PUBLIC;
+-- Not vital.tenants: one customer's application must not learn the names of the others.
+GRANT SELECT ON vital.registered_tables, vital.compat_objects TO PUBLIC;
 
 -- Functions are executable by superusers only, except the tenant context and the lookups
 -- an application needs. A DBA grants the rest explicitly to an administrative role.
@@ -12,6 +13,7 @@ GRANT EXECUTE ON FUNCTION
     vital.set_tenant(uuid, boolean),
     vital.clear_tenant(),
     vital.current_tenant(),
+    vital.tenant_for_write(),
     vital.platform_tenant(),
     vital.tenant_id(text)
 TO PUBLIC;

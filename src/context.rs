@@ -4,12 +4,14 @@
 //! PostgreSQL's own rules for session and transaction scope, `RESET ALL` and `DISCARD ALL`.
 //!
 //! `current_tenant()` is called by every row-level-security policy, sometimes once per row,
-//! so it must be cheap: it reads the setting in place and compares it with the last tenant it
-//! validated. The validation (the tenant exists and is active) is repeated only after the
-//! registry changed: a statement trigger on vital's registry tables sends a relcache
-//! invalidation, which every backend processes at its next statement, and our callback
-//! forgets the validated tenant. That is how a session already in a suspended tenant loses
-//! access at its next statement.
+//! so it must be cheap: it reads the setting in place and compares it (and the current and
+//! session user) with what it last validated. The validation (the tenant exists and is active,
+//! and the roles may use it) is repeated when the user changes (`SET ROLE`, `SECURITY DEFINER`)
+//! and after the registry or the roles changed: a statement trigger on vital's registry tables
+//! sends a relcache invalidation, which every backend processes at its next statement, and
+//! changes to roles and memberships reach our syscache callback. That is how a session already
+//! in a suspended or disallowed tenant loses access at its next statement — in every process:
+//! parallel workers validate for themselves, with read-only lookups.
 
 use crate::error::{raise, required, Code};
 use crate::gucs;
@@ -18,10 +20,19 @@ use pgrx::prelude::*;
 use pgrx::Uuid;
 use std::cell::Cell;
 
+/// A tenant `current_tenant()` found usable, and for which roles: the current user (which
+/// `SET ROLE` and `SECURITY DEFINER` change) and the session user.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Validated {
+    tenant: [u8; 16],
+    current_user: pg_sys::Oid,
+    session_user: pg_sys::Oid,
+}
+
 thread_local! {
-    /// The tenant `current_tenant()` last found active; cleared by any relcache reset or
-    /// invalidation, which is how registry changes reach us.
-    static VALIDATED: Cell<Option<[u8; 16]>> = const { Cell::new(None) };
+    /// What `current_tenant()` last validated; cleared by any relcache reset or invalidation
+    /// (registry changes) and by any change to roles or memberships.
+    static VALIDATED: Cell<Option<Validated>> = const { Cell::new(None) };
     /// Bumped by every relcache invalidation: per-backend caches built from the catalogs
     /// (the foreign-key guards' plans) compare it with the generation they were built in.
     static CACHE_GENERATION: Cell<u64> = const { Cell::new(0) };
@@ -35,6 +46,14 @@ pub fn cache_generation() -> u64 {
 pub fn init() {
     unsafe {
         pg_sys::CacheRegisterRelcacheCallback(Some(forget_validated_tenant), pg_sys::Datum::from(0));
+        // Who is a member of whom, and who is a superuser, decide what allowances mean.
+        for cache in [
+            pg_sys::SysCacheIdentifier::AUTHMEMMEMROLE,
+            pg_sys::SysCacheIdentifier::AUTHMEMROLEMEM,
+            pg_sys::SysCacheIdentifier::AUTHOID,
+        ] {
+            pg_sys::CacheRegisterSyscacheCallback(cache as i32, Some(roles_changed), pg_sys::Datum::from(0));
+        }
     }
 }
 
@@ -42,6 +61,12 @@ pub fn init() {
 unsafe extern "C-unwind" fn forget_validated_tenant(_arg: pg_sys::Datum, _relid: pg_sys::Oid) {
     // Any relcache invalidation drops the cache: cheap (one lookup at the next call) and it
     // cannot miss an invalidation for vital.tenants, whatever its OID after a restore.
+    VALIDATED.with(|v| v.set(None));
+    CACHE_GENERATION.with(|g| g.set(g.get().wrapping_add(1)));
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn roles_changed(_arg: pg_sys::Datum, _cache: i32, _hash: u32) {
     VALIDATED.with(|v| v.set(None));
     CACHE_GENERATION.with(|g| g.set(g.get().wrapping_add(1)));
 }
@@ -72,29 +97,39 @@ fn set_tenant(tenant: Option<Uuid>, is_local: default!(Option<bool>, "false")) -
             Some("Call it after BEGIN, or use is_local => false for the whole session."),
         );
     }
-    let row = check_usable(tenant);
+    let validated = check_allowed(tenant, "is not allowed to use");
 
-    if !unsafe { pg_sys::superuser() } {
-        let current_user = unsafe { pg_sys::GetUserId() };
-        let session_user = unsafe { pg_sys::GetSessionUserId() };
+    crate::privileged::set_tenant_setting(&tenant.to_string(), is_local);
+    VALIDATED.with(|v| v.set(Some(validated)));
+    tenant
+}
+
+/// Checks that `tenant` is usable (exists, active) and allowed for the current and the session
+/// user (superusers are exempt); `refusal` words the 42501 error.
+fn check_allowed(tenant: Uuid, refusal: &str) -> Validated {
+    let row = check_usable(tenant);
+    let current_user = unsafe { pg_sys::GetUserId() };
+    let session_user = unsafe { pg_sys::GetSessionUserId() };
+    if !unsafe { pg_sys::superuser_arg(current_user) } {
         for role in [current_user, session_user] {
             if !tenants::role_may_use(role, tenant) {
                 raise(
                     Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
                     format!(
-                        "role \"{}\" is not allowed to use tenant \"{}\" ({tenant})",
+                        "role \"{}\" {refusal} tenant \"{}\" ({tenant})",
                         tenants::role_name(role),
                         row.slug
                     ),
-                    Some("A DBA grants it with vital.allow_tenant(role, tenant)."),
+                    Some("A DBA grants it with vital.allow_tenant(role, tenant); vital.clear_tenant() leaves the tenant."),
                 );
             }
         }
     }
-
-    crate::privileged::set_tenant_setting(&tenant.to_string(), is_local);
-    VALIDATED.with(|v| v.set(Some(*tenant)));
-    tenant
+    Validated {
+        tenant: *tenant,
+        current_user,
+        session_user,
+    }
 }
 
 #[pg_extern]
@@ -110,20 +145,38 @@ pub fn current() -> Option<Uuid> {
         // The check hook admits only uuids; anything else means no tenant.
         Err(_) => return None,
     };
-    if VALIDATED.with(|v| v.get()) == Some(parsed) {
+    let (current_user, session_user) = unsafe { (pg_sys::GetUserId(), pg_sys::GetSessionUserId()) };
+    let validated = VALIDATED.with(|v| v.get());
+    if validated.is_some_and(|v| {
+        v.tenant == parsed && v.current_user == current_user && v.session_user == session_user
+    }) {
         return Some(Uuid::from_bytes(parsed));
     }
+    // First use in this process (parallel workers included: they check for themselves), or
+    // the registry, the roles or the current user changed since: check again. A suspended
+    // tenant or a revoked allowance stops the session here, at its next statement.
     let tenant = Uuid::from_bytes(parsed);
-    // Parallel workers run for a leader that validated the tenant when its statement began.
-    if unsafe { pg_sys::ParallelWorkerNumber } >= 0 {
-        return Some(tenant);
-    }
-    check_usable(tenant);
-    VALIDATED.with(|v| v.set(Some(parsed)));
+    let validated = check_allowed(tenant, "may no longer use");
+    VALIDATED.with(|v| v.set(Some(validated)));
     Some(tenant)
 }
 
 #[pg_extern(stable, parallel_safe)]
 fn current_tenant() -> Option<Uuid> {
     current()
+}
+
+/// The tenant a written row must belong to (vital's write policies): the current tenant, or,
+/// when none is set, an error that tells the developer what is missing instead of PostgreSQL's
+/// bare row-level-security refusal.
+#[pg_extern(stable, parallel_safe)]
+fn tenant_for_write() -> Uuid {
+    match current() {
+        Some(tenant) => tenant,
+        None => raise(
+            Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            "no tenant is set: rows of registered tables can only be written for a tenant",
+            Some("Call vital.set_tenant(tenant) first, or vital.set_tenant(tenant, true) inside the transaction."),
+        ),
+    }
 }

@@ -49,7 +49,7 @@ macro_rules! missing_guards {
                 (SELECT string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY k.ord)
                    FROM unnest(c.conkey) WITH ORDINALITY k(attnum, ord)
                    JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum),
-                c.condeferrable::text, c.condeferred::text, cl.relkind::text
+                NULL, c.condeferred::text, cl.relkind::text
            FROM pg_catalog.pg_constraint c
            JOIN pg_catalog.pg_class cl ON cl.oid = c.conrelid
           WHERE c.contype = 'f' AND c.conparentid = 0 ",
@@ -74,7 +74,8 @@ macro_rules! stale_guards {
         concat!(
             "SELECT t.tgrelid::regclass::text, t.tgname::text
            FROM pg_catalog.pg_trigger t
-          WHERE t.tgfoid = 'vital.fk_guard()'::pg_catalog.regprocedure AND t.tgparentid = 0 ",
+          WHERE t.tgfoid = 'vital.fk_guard()'::pg_catalog.regprocedure AND t.tgparentid = 0
+            AND t.tgnargs > 0 ",
             $scope,
             "
             AND NOT EXISTS (
@@ -88,6 +89,49 @@ macro_rules! stale_guards {
         )
     };
 }
+
+/// Registered tables referenced by a foreign key from a registered table, without the trigger
+/// that guards their rows' moves (`vital_fk_moves`); `$scope` narrows the keys.
+macro_rules! missing_moves_guards {
+    ($scope:literal) => {
+        concat!(
+            "SELECT DISTINCT c.confrelid::regclass::text,
+                (SELECT relkind FROM pg_catalog.pg_class WHERE oid = c.confrelid)::text
+           FROM pg_catalog.pg_constraint c
+          WHERE c.contype = 'f' AND c.conparentid = 0 ",
+            $scope,
+            "
+            AND c.conrelid IN (SELECT relid FROM vital.registrations)
+            AND c.confrelid IN (SELECT relid FROM vital.registrations)
+            AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                             WHERE t.tgrelid = c.confrelid AND t.tgparentid = 0 AND t.tgnargs = 0
+                               AND t.tgfoid = 'vital.fk_guard()'::pg_catalog.regprocedure)"
+        )
+    };
+}
+
+/// `vital_fk_moves` triggers on tables no registered foreign key references any more.
+macro_rules! stale_moves_guards {
+    ($scope:literal) => {
+        concat!(
+            "SELECT t.tgrelid::regclass::text, t.tgname::text
+           FROM pg_catalog.pg_trigger t
+          WHERE t.tgfoid = 'vital.fk_guard()'::pg_catalog.regprocedure AND t.tgparentid = 0
+            AND t.tgnargs = 0 ",
+            $scope,
+            "
+            AND NOT EXISTS (
+                SELECT FROM pg_catalog.pg_constraint c
+                 WHERE c.contype = 'f' AND c.conparentid = 0 AND c.confrelid = t.tgrelid
+                   AND c.conrelid IN (SELECT relid FROM vital.registrations)
+                   AND c.confrelid IN (SELECT relid FROM vital.registrations))"
+        )
+    };
+}
+
+/// The trigger on a referenced table that refuses moving a row away from the tenants whose
+/// rows reference it (guarantee 10). One per table; it checks every foreign key to the table.
+const MOVES_TRIGGER: &str = "vital_fk_moves";
 
 /// Makes the guard triggers match the foreign keys: one per top-level foreign key whose two
 /// tables are both registered, none elsewhere. Idempotent; cheap when nothing changed.
@@ -114,14 +158,21 @@ pub fn sync(tables: Option<&[pg_sys::Oid]>) {
             row[1].clone().unwrap_or_default(),
             row[2].clone().unwrap_or_default(),
         );
-        let deferrable = row[3].as_deref() == Some("true");
+        // Also when the child row moves to another tenant (guarantee 10 of the contract).
+        let columns = if columns.split(", ").any(|c| c == "tenant_id") {
+            columns
+        } else {
+            format!("{columns}, tenant_id")
+        };
         let deferred = row[4].as_deref() == Some("true");
         let partitioned = row[5].as_deref() == Some("p");
         let name = sql::ident(&sql::truncated_name(format!("vital_fk_guard_{constraint}")));
         let arg = pgrx::spi::quote_literal(&constraint);
-        // A deferrable key is checked when PostgreSQL checks it; constraint triggers are not
-        // available on partitioned tables, whose guard is immediate.
-        let statement = if deferrable && !partitioned {
+        // A deferrable key is checked when PostgreSQL checks it. Every guard can be deferred
+        // (SET CONSTRAINTS ... DEFERRED), so that a DBA can move a parent and its children to
+        // another tenant in one transaction; constraint triggers are not available on
+        // partitioned tables, whose guard is immediate.
+        let statement = if !partitioned {
             format!(
                 "CREATE CONSTRAINT TRIGGER {name} AFTER INSERT OR UPDATE OF {columns} ON {table} \
                  DEFERRABLE INITIALLY {} FOR EACH ROW EXECUTE FUNCTION vital.fk_guard({arg})",
@@ -148,6 +199,62 @@ pub fn sync(tables: Option<&[pg_sys::Oid]>) {
         let table = row[0].clone().unwrap_or_default();
         let name = sql::ident(row[1].as_deref().unwrap_or_default());
         sql::run(&format!("DROP TRIGGER IF EXISTS {name} ON {table}"), &[]);
+    }
+
+    // The referenced side: a row that rows of other tenants reference may not move away.
+    let missing_moves = match tables {
+        None => sql::rows_text_kept(missing_moves_guards!(""), &[], &[]),
+        Some(tables) => sql::rows_text_kept(
+            missing_moves_guards!("AND (c.conrelid = ANY ($1) OR c.confrelid = ANY ($1))"),
+            &[OID_ARRAY],
+            &[tables.to_vec().into()],
+        ),
+    };
+    for row in missing_moves {
+        let table = row[0].clone().unwrap_or_default();
+        // Deferrable like the guards (see above), where PostgreSQL allows it.
+        let (kind, timing) = if row[1].as_deref() == Some("p") {
+            ("TRIGGER", "")
+        } else {
+            ("CONSTRAINT TRIGGER", "DEFERRABLE INITIALLY IMMEDIATE")
+        };
+        sql::run(
+            &format!(
+                "CREATE {kind} {MOVES_TRIGGER} AFTER UPDATE OF tenant_id ON {table} {timing} FOR EACH ROW \
+                 WHEN (OLD.tenant_id IS DISTINCT FROM NEW.tenant_id) EXECUTE FUNCTION vital.fk_guard()"
+            ),
+            &[],
+        );
+    }
+    let stale_moves = match tables {
+        None => sql::rows_text_kept(stale_moves_guards!(""), &[], &[]),
+        Some(tables) => sql::rows_text_kept(
+            stale_moves_guards!("AND t.tgrelid = ANY ($1)"),
+            &[OID_ARRAY],
+            &[tables.to_vec().into()],
+        ),
+    };
+    for row in stale_moves {
+        let table = row[0].clone().unwrap_or_default();
+        let name = sql::ident(row[1].as_deref().unwrap_or_default());
+        sql::run(&format!("DROP TRIGGER IF EXISTS {name} ON {table}"), &[]);
+    }
+}
+
+/// Drops vital's guard triggers on `table` (its foreign keys' guards and the guard of its rows'
+/// moves): they depend on its `tenant_id`, which unregistering may drop. `sync_all` puts back
+/// what still applies afterwards.
+pub fn drop_guards_on(table: pg_sys::Oid) {
+    let triggers = sql::rows_text(
+        "SELECT t.tgrelid::regclass::text, t.tgname::text FROM pg_catalog.pg_trigger t
+          WHERE t.tgrelid = $1 AND t.tgparentid = 0
+            AND t.tgfoid = 'vital.fk_guard()'::pg_catalog.regprocedure",
+        &[table.into()],
+    );
+    for row in triggers {
+        let table = row[0].clone().unwrap_or_default();
+        let name = sql::ident(row[1].as_deref().unwrap_or_default());
+        sql::run(&format!("DROP TRIGGER {name} ON {table}"), &[]);
     }
 }
 
@@ -317,8 +424,185 @@ fn guard_for(relid: pg_sys::Oid, constraint: &str, row_type: pg_sys::Oid) -> Opt
     Some(guard)
 }
 
+/// One foreign key that references a table, as its rows' moves must respect it.
+struct MoveCheck {
+    constraint: String,
+    child_schema: String,
+    child_name: String,
+    parent_name: String,
+    /// The referencing table's owner: the lookup reads that table, so it runs as this role.
+    child_owner: pg_sys::Oid,
+    parent_columns_plain: Vec<String>,
+    /// `SELECT <key values as text> WHERE EXISTS (<a referencing row that may no longer see
+    /// the moved row>)`, $1 = the referenced row.
+    check: OwnedPreparedStatement,
+}
+
+/// A table's move checks and the cache generation they were built in.
+type MoveChecks = (u64, Rc<Vec<MoveCheck>>);
+
+thread_local! {
+    static MOVES: RefCell<HashMap<u32, MoveChecks>> = RefCell::new(HashMap::new());
+}
+
+/// The foreign keys from registered tables to `relid` (or to a partitioned table it is a
+/// partition of), with their lookups prepared; cached per backend like the guards.
+fn move_checks(relid: pg_sys::Oid, row_type: pg_sys::Oid) -> Rc<Vec<MoveCheck>> {
+    let generation = crate::context::cache_generation();
+    if let Some((g, checks)) = MOVES.with(|m| m.borrow().get(&relid.to_u32()).cloned()) {
+        if g == generation {
+            return checks;
+        }
+    }
+    let keys = as_vital(|| {
+        sql::rows_text(
+            "SELECT c.oid::text, c.conname::text, chn.nspname::text, ch.relname::text,
+                    pg_catalog.quote_ident(chn.nspname) OPERATOR(pg_catalog.||) '.'
+                        OPERATOR(pg_catalog.||) pg_catalog.quote_ident(ch.relname),
+                    ch.relkind::text, ch.relowner::text, pa.relname::text,
+                    coalesce((SELECT r.shared_reads FROM vital.registrations r
+                               WHERE r.relid OPERATOR(pg_catalog.=) c.confrelid), true)::text
+               FROM pg_catalog.pg_constraint c
+               JOIN pg_catalog.pg_class ch ON ch.oid OPERATOR(pg_catalog.=) c.conrelid
+               JOIN pg_catalog.pg_namespace chn ON chn.oid OPERATOR(pg_catalog.=) ch.relnamespace
+               JOIN pg_catalog.pg_class pa ON pa.oid OPERATOR(pg_catalog.=) c.confrelid
+              WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND c.conparentid OPERATOR(pg_catalog.=) 0
+                AND (c.confrelid OPERATOR(pg_catalog.=) $1
+                     OR c.confrelid OPERATOR(pg_catalog.=) ANY (
+                            SELECT a.relid FROM pg_catalog.pg_partition_ancestors($1) a))
+                AND c.conrelid IN (SELECT r.relid FROM vital.registrations r)
+              ORDER BY c.conname",
+            &[relid.into()],
+        )
+        .into_iter()
+        .map(|head| {
+            let columns = sql::rows_text(
+                "SELECT pg_catalog.quote_ident(ca.attname), pg_catalog.quote_ident(pa_att.attname),
+                        pa_att.attname::text,
+                        pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.'
+                            OPERATOR(pg_catalog.||) o.oprname::text
+                   FROM pg_catalog.pg_constraint c
+                   CROSS JOIN LATERAL unnest(c.conkey, c.confkey, c.conpfeqop)
+                        WITH ORDINALITY k(fk_att, pk_att, op, ord)
+                   JOIN pg_catalog.pg_attribute ca ON ca.attrelid OPERATOR(pg_catalog.=) c.conrelid
+                                                  AND ca.attnum OPERATOR(pg_catalog.=) k.fk_att
+                   JOIN pg_catalog.pg_attribute pa_att ON pa_att.attrelid OPERATOR(pg_catalog.=) c.confrelid
+                                                      AND pa_att.attnum OPERATOR(pg_catalog.=) k.pk_att
+                   JOIN pg_catalog.pg_operator o ON o.oid OPERATOR(pg_catalog.=) k.op
+                   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace
+                  WHERE c.oid OPERATOR(pg_catalog.=) $1::pg_catalog.oid
+                  ORDER BY k.ord",
+                &[head[0].clone().unwrap_or_default().into()],
+            );
+            (head, columns)
+        })
+        .collect::<Vec<_>>()
+    });
+    let mut checks = Vec::new();
+    for (head, columns) in keys {
+        let text = |i: usize| head[i].clone().unwrap_or_default();
+        if columns.is_empty() {
+            continue;
+        }
+        let col = |r: &Vec<Option<String>>, i: usize| r[i].clone().unwrap_or_default();
+        let matches: Vec<String> = columns
+            .iter()
+            .map(|r| format!("($1).{} OPERATOR({}) c.{}", col(r, 1), col(r, 3), col(r, 0)))
+            .collect();
+        let values: Vec<String> = columns
+            .iter()
+            .map(|r| format!("COALESCE((($1).{})::pg_catalog.text, 'null')", col(r, 1)))
+            .collect();
+        // Who may still reference the moved row: its (new) tenant's rows, and everyone's when it
+        // became a shared platform row (the rule of the child-side guard, seen from the parent).
+        let still_visible = if text(8) == "true" {
+            "c.tenant_id OPERATOR(pg_catalog.=) ($1).tenant_id OR ($1).tenant_id OPERATOR(pg_catalog.=) \
+             '00000000-0000-0000-0000-000000000001'::pg_catalog.uuid"
+        } else {
+            "c.tenant_id OPERATOR(pg_catalog.=) ($1).tenant_id"
+        };
+        let only = if text(5) == "p" { "" } else { "ONLY " };
+        let check_sql = format!(
+            "SELECT pg_catalog.concat_ws(', ', {}) WHERE EXISTS (SELECT FROM {only}{} c WHERE {} AND NOT ({still_visible}))",
+            values.join(", "),
+            text(4),
+            matches.join(" AND ")
+        );
+        let child_owner = sql::oid(head[6].as_deref()).unwrap_or(pg_sys::InvalidOid);
+        let check = as_owner(child_owner, || {
+            error::spi(
+                Spi::connect(|client| {
+                    client
+                        .prepare(check_sql.as_str(), &[PgOid::from(row_type)])
+                        .map(|p| p.keep())
+                }),
+                "preparing the foreign-key guard of moved rows",
+            )
+        });
+        checks.push(MoveCheck {
+            constraint: text(1),
+            child_schema: text(2),
+            child_name: text(3),
+            parent_name: text(7),
+            child_owner,
+            parent_columns_plain: columns.iter().map(|r| col(r, 2)).collect(),
+            check,
+        });
+    }
+    let checks = Rc::new(checks);
+    MOVES.with(|m| {
+        m.borrow_mut()
+            .insert(relid.to_u32(), (generation, checks.clone()))
+    });
+    checks
+}
+
+/// The referenced side (guarantee 10): a row of `relid` moved to another tenant. Refused like
+/// PostgreSQL refuses updating a referenced key when a registered row that references it could
+/// no longer read it.
+fn check_moved_row(relid: pg_sys::Oid, new_row: PgHeapTuple<'_, AllocatedByPostgres>) -> Option<Violation> {
+    // SAFETY: plain catalog lookup of a relation the trigger manager holds open and locked.
+    let row_type = unsafe { pg_sys::get_rel_type_id(relid) };
+    // SAFETY: the tuple is the trigger's new row, of `row_type`, alive for this call.
+    let row = unsafe { DatumWithOid::new(new_row, row_type) };
+    for fk in move_checks(relid, row_type).iter() {
+        let key = as_owner(fk.child_owner, || {
+            error::spi(
+                Spi::connect(|client| {
+                    let table = client.select(&fk.check, Some(1), std::slice::from_ref(&row))?;
+                    if table.is_empty() {
+                        Ok(None)
+                    } else {
+                        table.first().get_one::<String>()
+                    }
+                }),
+                "running the foreign-key guard of moved rows",
+            )
+        });
+        if let Some(key) = key {
+            return Some(Violation {
+                message: format!(
+                    "update or delete on table \"{}\" violates foreign key constraint \"{}\" on table \"{}\"",
+                    fk.parent_name, fk.constraint, fk.child_name
+                ),
+                schema: fk.child_schema.clone(),
+                table: fk.child_name.clone(),
+                constraint: fk.constraint.clone(),
+                detail: format!(
+                    "Key ({})=({}) is still referenced from table \"{}\".",
+                    fk.parent_columns_plain.join(", "),
+                    key,
+                    fk.child_name
+                ),
+            });
+        }
+    }
+    None
+}
+
 /// A refused row: everything `ri_ReportViolation` would put in its error.
 struct Violation {
+    message: String,
     schema: String,
     table: String,
     constraint: String,
@@ -388,15 +672,12 @@ fn check(trigger: &PgTrigger<'_>) -> Option<Violation> {
         )
     };
     let args = trigger.extra_args().unwrap_or_else(|e| protocol(e));
-    let Some(constraint) = args.first() else {
-        error::raise(
-            Code::ERRCODE_TRIGGERED_ACTION_EXCEPTION,
-            "vital.fk_guard() needs the foreign key's name as its argument",
-            None,
-        );
-    };
     let relid = trigger.relid().unwrap_or_else(|e| protocol(e));
     let new_row = trigger.new()?;
+    // Without an argument the trigger sits on a referenced table (`vital_fk_moves`).
+    let Some(constraint) = args.first() else {
+        return check_moved_row(relid, new_row);
+    };
     // SAFETY: plain catalog lookups of a relation the trigger manager holds open and locked.
     let row_type = unsafe { pg_sys::get_rel_type_id(relid) };
     // PostgreSQL leaves the key values out of the error when row-level security applies to
@@ -435,6 +716,10 @@ fn check(trigger: &PgTrigger<'_>) -> Option<Violation> {
         format!("Key is not present in table \"{}\".", guard.parent_name)
     };
     Some(Violation {
+        message: format!(
+            "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
+            guard.child_name, constraint
+        ),
         schema: guard.child_schema.clone(),
         table: guard.child_name.clone(),
         constraint: constraint.clone(),
@@ -462,10 +747,7 @@ fn palloc_str(s: &str) -> *mut c_char {
 /// Raises the 23503 error with `ri_ReportViolation`'s message and detail and the fields of
 /// `errtableconstraint()`. Never returns.
 unsafe fn report_violation(v: Box<Violation>) -> ! {
-    let message = palloc_str(&format!(
-        "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
-        v.table, v.constraint
-    ));
+    let message = palloc_str(&v.message);
     let detail = palloc_str(&v.detail);
     let schema = palloc_str(&v.schema);
     let table = palloc_str(&v.table);

@@ -6,9 +6,10 @@
 //!   on `tenant_id` serves both values; `current_tenant()` is STABLE and written directly in
 //!   the policy (no sub-select, which Citus refuses in policies on distributed tables), so it
 //!   is evaluated once per scan when used as an index condition.
-//! * writes: `tenant_id = vital.current_tenant()` for INSERT (check), UPDATE (using and check)
-//!   and DELETE (using). With no tenant, `current_tenant()` is NULL and every write is refused;
-//!   a platform session writes platform rows; a row cannot be moved to another tenant.
+//! * writes: `tenant_id = vital.tenant_for_write()` for INSERT (check), UPDATE (using and
+//!   check) and DELETE (using): the current tenant, and with none an error naming
+//!   `vital.set_tenant` (so every write is refused, and says why); a platform session writes
+//!   platform rows; a row cannot be moved to another tenant.
 
 use crate::catalog::Relation;
 use crate::sql;
@@ -20,6 +21,9 @@ pub const DELETE_POLICY: &str = "vital_delete";
 pub const ALL_POLICIES: [&str; 4] = [SELECT_POLICY, INSERT_POLICY, UPDATE_POLICY, DELETE_POLICY];
 
 const OWN_ROWS: &str = "tenant_id = vital.current_tenant()";
+/// Writes: like OWN_ROWS, but with no tenant set the write fails with an error that names
+/// vital.set_tenant (context.rs) instead of PostgreSQL's bare row-level-security error.
+const WRITTEN_ROWS: &str = "tenant_id = vital.tenant_for_write()";
 const OWN_AND_PLATFORM_ROWS: &str =
     "tenant_id = ANY (ARRAY[vital.current_tenant(), vital.platform_tenant()])";
 
@@ -61,17 +65,17 @@ pub fn create_policies(rel: &Relation, shared_reads: bool) {
         &[],
     );
     sql::run(
-        &format!("CREATE POLICY {INSERT_POLICY} ON {table} FOR INSERT WITH CHECK ({OWN_ROWS})"),
+        &format!("CREATE POLICY {INSERT_POLICY} ON {table} FOR INSERT WITH CHECK ({WRITTEN_ROWS})"),
         &[],
     );
     sql::run(
         &format!(
-            "CREATE POLICY {UPDATE_POLICY} ON {table} FOR UPDATE USING ({OWN_ROWS}) WITH CHECK ({OWN_ROWS})"
+            "CREATE POLICY {UPDATE_POLICY} ON {table} FOR UPDATE USING ({WRITTEN_ROWS}) WITH CHECK ({WRITTEN_ROWS})"
         ),
         &[],
     );
     sql::run(
-        &format!("CREATE POLICY {DELETE_POLICY} ON {table} FOR DELETE USING ({OWN_ROWS})"),
+        &format!("CREATE POLICY {DELETE_POLICY} ON {table} FOR DELETE USING ({WRITTEN_ROWS})"),
         &[],
     );
 }

@@ -397,6 +397,7 @@ pub fn unregister(oid: pg_sys::Oid, drop_column: bool, through_parent: bool) {
     }
 
     sql::run("DELETE FROM vital.registrations WHERE relid = $1", &[oid.into()]);
+    fk_guard::drop_guards_on(oid);
     policies::drop_policies(&rel);
     policies::restore_row_security(&rel, reg.rls_before, reg.force_rls_before);
     if reg.scope_unique {

@@ -7,6 +7,7 @@ use pgrx::prelude::*;
 use pgrx::Uuid;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
 /// The platform tenant: owns every row that existed before a table was registered, and its
 /// rows are shared read-only with every tenant.
@@ -54,8 +55,8 @@ impl<K: std::hash::Hash + Eq, V: Clone> GenerationCache<K, V> {
     }
 }
 
-/// The tenants a role may use; `None` when it has no allowances (any tenant).
-type Allowed = Option<HashSet<[u8; 16]>>;
+/// Every restricted role's allowed tenants: role OID -> tenant ids.
+type Allowances = HashMap<u32, HashSet<[u8; 16]>>;
 
 thread_local! {
     /// Tenants and role allowances already looked up in this backend. Every change to
@@ -63,7 +64,7 @@ thread_local! {
     /// (the statement trigger `tenant_registry_changed`), which moves the generation on in every
     /// backend at its next statement; so set_tenant() usually costs hash lookups, not queries.
     static TENANTS: RefCell<GenerationCache<[u8; 16], Option<TenantRow>>> = RefCell::new(GenerationCache::new());
-    static ALLOWANCES: RefCell<GenerationCache<u32, Allowed>> = RefCell::new(GenerationCache::new());
+    static ALLOWANCES: RefCell<GenerationCache<(), Rc<Allowances>>> = RefCell::new(GenerationCache::new());
 }
 
 /// Looks a tenant up by id (cached per backend); `None` when it does not exist.
@@ -76,18 +77,21 @@ pub fn find(id: Uuid) -> Option<TenantRow> {
     row
 }
 
-/// Looks a tenant up by id with vital's own rights, bypassing the cache.
+/// Looks a tenant up by id with vital's own rights, bypassing the cache. During a parallel
+/// query (leader or worker) only a read-only lookup under the statement's snapshot is allowed.
 fn lookup(id: Uuid) -> Option<TenantRow> {
-    let rows = as_vital(|| {
-        sql::rows_text(
-            "SELECT slug, status FROM vital.tenants WHERE id = $1",
-            &[id.into()],
-        )
-    });
-    let row = rows.into_iter().next()?;
+    let (slug, status) = as_vital(|| {
+        const QUERY: &str = "SELECT slug || '/' || status FROM vital.tenants WHERE id = $1";
+        if unsafe { pg_sys::IsInParallelMode() } {
+            sql::read_one::<String>(QUERY, &[id.into()])
+        } else {
+            sql::one::<String>(QUERY, &[id.into()])
+        }
+    })
+    .and_then(|s| s.split_once('/').map(|(a, b)| (a.to_string(), b.to_string())))?;
     Some(TenantRow {
-        slug: row[0].clone().unwrap_or_default(),
-        active: row[1].as_deref() == Some("active"),
+        slug,
+        active: status == "active",
     })
 }
 
@@ -180,7 +184,12 @@ fn tenant_id(slug: Option<&str>) -> Uuid {
     // PARALLEL SAFE: in a parallel worker this must be a read-only lookup.
     let id =
         as_vital(|| sql::read_one::<Uuid>("SELECT id FROM vital.tenants WHERE slug = $1", &[slug.into()]));
-    match id {
+    // A role restricted by allowances learns only its own tenants' ids.
+    let visible = |id: &Uuid| {
+        let (current_user, session_user) = unsafe { (pg_sys::GetUserId(), pg_sys::GetSessionUserId()) };
+        role_may_use(current_user, *id) && role_may_use(session_user, *id)
+    };
+    match id.filter(visible) {
         Some(id) => id,
         None => raise(
             Code::ERRCODE_UNDEFINED_OBJECT,
@@ -264,24 +273,49 @@ fn check_role_exists(role: pg_sys::Oid) {
     }
 }
 
-/// Whether `role` may use `tenant`: true when the role has no allowances at all, or has one
-/// for this tenant. Cached per backend like `find`.
+/// Whether `role` may use `tenant`. A role with allowances may use only those tenants, and so
+/// may every role that has its privileges (a member of it, directly or through other roles):
+/// the tenant must be allowed by every restricted role whose privileges `role` has.
+/// Superusers are exempt.
 pub fn role_may_use(role: pg_sys::Oid, tenant: Uuid) -> bool {
-    let allowed = match ALLOWANCES.with(|c| c.borrow().get(&role.to_u32())) {
-        Some(allowed) => allowed,
-        None => {
-            let tenants: Vec<Uuid> = as_vital(|| {
-                sql::column::<Uuid>(
-                    "SELECT tenant FROM vital.tenant_allowances WHERE role = $1::oid::regrole",
-                    &[role.into()],
-                )
-            });
-            let allowed: Allowed = (!tenants.is_empty()).then(|| tenants.iter().map(|t| **t).collect());
-            ALLOWANCES.with(|c| c.borrow_mut().insert(role.to_u32(), allowed.clone()));
-            allowed
+    if unsafe { pg_sys::superuser_arg(role) } {
+        return true;
+    }
+    let allowances = all_allowances();
+    allowances.iter().all(|(&restricted, allowed)| {
+        allowed.contains(&*tenant)
+            || !unsafe { pg_sys::has_privs_of_role(role, pg_sys::Oid::from(restricted)) }
+    })
+}
+
+/// Every role's allowances (role OID -> tenants), cached per backend like `find`. Membership
+/// is PostgreSQL's own (cached) role graph, asked per check.
+fn all_allowances() -> Rc<Allowances> {
+    if let Some(all) = ALLOWANCES.with(|c| c.borrow().get(&())) {
+        return all;
+    }
+    let rows = as_vital(|| {
+        const QUERY: &str =
+            "SELECT string_agg(role::oid::text || '/' || tenant::text, ',') FROM vital.tenant_allowances";
+        if unsafe { pg_sys::IsInParallelMode() } {
+            sql::read_one::<String>(QUERY, &[])
+        } else {
+            sql::one::<String>(QUERY, &[])
         }
-    };
-    allowed.is_none_or(|set| set.contains(&*tenant))
+    })
+    .unwrap_or_default();
+    let mut all = Allowances::new();
+    for pair in rows.split(',').filter(|p| !p.is_empty()) {
+        let Some((role, tenant)) = pair.split_once('/') else {
+            continue;
+        };
+        if let (Ok(role), Ok(tenant)) = (role.parse::<u32>(), uuid::Uuid::try_parse(tenant)) {
+            all.entry(role).or_default().insert(*tenant.as_bytes());
+        }
+    }
+    let all = Rc::new(all);
+    ALLOWANCES.with(|c| c.borrow_mut().insert((), all.clone()));
+    all
 }
 
 pub fn role_name(role: pg_sys::Oid) -> String {
