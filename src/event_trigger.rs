@@ -45,19 +45,88 @@ unsafe fn event_trigger_data<'a>(fcinfo: pg_sys::FunctionCallInfo) -> &'a pg_sys
 /// command. Reset when a command starts, taken when it ends.
 #[derive(Default)]
 struct Pending {
+    /// The (sub)transaction nesting level the command started in.
+    level: i32,
     /// Relations a `SET SCHEMA` or rename may have brought into a registered schema.
     moved: Vec<pg_sys::Oid>,
     /// Registered tables the command dropped something from.
     touched: Vec<pg_sys::Oid>,
     /// Whether the command dropped a registered table (guards elsewhere may be stale now).
     forgot_tables: bool,
-    /// Problems the command's table had before it ran: a command that repairs one problem of
-    /// a table left broken while the event triggers were off is not refused for the others.
-    baseline: Vec<invariants::Problem>,
+    /// The catalogs as the command found them (a registered snapshot, released at the end or
+    /// by the abort): a command is refused only for problems it created (invariants.rs).
+    before: Option<pg_sys::Snapshot>,
 }
 
 thread_local! {
-    static PENDING: RefCell<Pending> = RefCell::new(Pending::default());
+    /// One entry per DDL command under way (a command can run another: a function it calls),
+    /// pushed by ddl_command_start, popped by ddl_command_end; entries of aborted
+    /// (sub)transactions are dropped by the callbacks below.
+    static PENDING: RefCell<Vec<Pending>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Changes the entry of the command under way (there is one between start and end).
+fn with_pending(f: impl FnOnce(&mut Pending)) {
+    PENDING.with(|p| {
+        if let Some(top) = p.borrow_mut().last_mut() {
+            f(top)
+        }
+    });
+}
+
+pub fn init() {
+    // SAFETY: plain callback registrations, once per backend from _PG_init.
+    unsafe {
+        pg_sys::RegisterXactCallback(Some(transaction_ends), std::ptr::null_mut());
+        pg_sys::RegisterSubXactCallback(Some(subtransaction_ends), std::ptr::null_mut());
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn transaction_ends(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
+    use pg_sys::XactEvent as E;
+    match event {
+        // A command that never reached its end (it cannot have committed without one, but be
+        // safe): release its snapshot before the resource owner checks for leaks.
+        E::XACT_EVENT_PRE_COMMIT | E::XACT_EVENT_PARALLEL_PRE_COMMIT | E::XACT_EVENT_PRE_PREPARE => {
+            for pending in PENDING.with(|p| std::mem::take(&mut *p.borrow_mut())) {
+                release(pending.before);
+            }
+        }
+        // The abort releases the snapshots; forget them.
+        E::XACT_EVENT_ABORT | E::XACT_EVENT_PARALLEL_ABORT => PENDING.with(|p| p.borrow_mut().clear()),
+        _ => {}
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn subtransaction_ends(
+    event: pg_sys::SubXactEvent::Type,
+    _my: pg_sys::SubTransactionId,
+    _parent: pg_sys::SubTransactionId,
+    _arg: *mut std::ffi::c_void,
+) {
+    if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB {
+        // Commands started inside the aborted subtransaction never reach their end.
+        let level = unsafe { pg_sys::GetCurrentTransactionNestLevel() };
+        let aborted: Vec<Pending> = PENDING.with(|p| {
+            let mut pending = p.borrow_mut();
+            let keep = pending.iter().take_while(|e| e.level < level).count();
+            pending.split_off(keep)
+        });
+        for pending in aborted {
+            release(pending.before);
+        }
+    }
+}
+
+/// Unregisters a command's snapshot from the transaction's resource owner.
+fn release(before: Option<pg_sys::Snapshot>) {
+    if let Some(before) = before {
+        // SAFETY: registered on TopTransactionResourceOwner by ddl_command_start and not
+        // released since (each Pending is released once: it is removed from PENDING first).
+        unsafe { pg_sys::UnregisterSnapshotFromOwner(before, pg_sys::TopTransactionResourceOwner) };
+    }
 }
 
 fn command_tag(data: &pg_sys::EventTriggerData) -> String {
@@ -77,20 +146,23 @@ fn ddl_command_start_guard(fcinfo: pg_sys::FunctionCallInfo) {
         return;
     }
     let data = unsafe { event_trigger_data(fcinfo) };
-    PENDING.with(|p| p.take());
+    PENDING.with(|p| {
+        p.borrow_mut().push(Pending {
+            level: unsafe { pg_sys::GetCurrentTransactionNestLevel() },
+            ..Pending::default()
+        })
+    });
     let tree = data.parsetree;
     if tree.is_null() {
         return;
     }
-    // An unregistered table has no registered partitions or children (that is an invariant),
-    // so only a registered one that this backend has not just seen healthy (registry.rs) needs
-    // its problems recorded.
-    let target = unsafe { target_relation(tree) };
-    let registered = |t: &pg_sys::Oid| registry::get().is_some_and(|r| r.is_registered(*t));
-    if let Some(target) = target.filter(registered).filter(|&t| !registry::known_healthy(t)) {
-        let baseline = as_vital(|| invariants::broken(&registered_in_trees(&[target]), false));
-        PENDING.with(|p| p.borrow_mut().baseline = baseline);
-    }
+    // SAFETY: a copy of the latest snapshot, registered with the transaction's resource owner
+    // (not the portal's, which a command may outlive): ddl_command_end unregisters it, so do the
+    // callbacks below for a command that never reaches its end, and an abort releases it.
+    let before = unsafe {
+        pg_sys::RegisterSnapshotOnOwner(pg_sys::GetLatestSnapshot(), pg_sys::TopTransactionResourceOwner)
+    };
+    with_pending(|p| p.before = Some(before));
     unsafe {
         match (*tree).type_ {
             pg_sys::NodeTag::T_DropStmt => check_drop(&*(tree as *const pg_sys::DropStmt)),
@@ -160,59 +232,9 @@ unsafe fn relation_of(rv: *mut pg_sys::RangeVar) -> Option<pg_sys::Oid> {
     (oid != pg_sys::InvalidOid).then_some(oid)
 }
 
-/// The table (or index) the command is about, when its parse tree names one.
-unsafe fn target_relation(tree: *mut pg_sys::Node) -> Option<pg_sys::Oid> {
-    use pg_sys::NodeTag as T;
-    unsafe {
-        let rv = match (*tree).type_ {
-            T::T_AlterTableStmt => (*(tree as *const pg_sys::AlterTableStmt)).relation,
-            T::T_RenameStmt => (*(tree as *const pg_sys::RenameStmt)).relation,
-            T::T_AlterPolicyStmt => (*(tree as *const pg_sys::AlterPolicyStmt)).table,
-            T::T_CreatePolicyStmt => (*(tree as *const pg_sys::CreatePolicyStmt)).table,
-            T::T_CreateTrigStmt => (*(tree as *const pg_sys::CreateTrigStmt)).relation,
-            T::T_RuleStmt => (*(tree as *const pg_sys::RuleStmt)).relation,
-            T::T_IndexStmt => (*(tree as *const pg_sys::IndexStmt)).relation,
-            T::T_AlterObjectDependsStmt => (*(tree as *const pg_sys::AlterObjectDependsStmt)).relation,
-            T::T_DropStmt => {
-                let stmt = &*(tree as *const pg_sys::DropStmt);
-                let named_on_table = matches!(
-                    stmt.removeType,
-                    pg_sys::ObjectType::OBJECT_POLICY
-                        | pg_sys::ObjectType::OBJECT_TRIGGER
-                        | pg_sys::ObjectType::OBJECT_RULE
-                );
-                let first = list_nodes(stmt.objects).into_iter().next();
-                match first {
-                    Some(index) if stmt.removeType == pg_sys::ObjectType::OBJECT_INDEX => {
-                        pg_sys::makeRangeVarFromNameList(index as *mut pg_sys::List)
-                    }
-                    // [schema,] table, name: the table is all but the last name.
-                    Some(object) if named_on_table => {
-                        let names = object as *const pg_sys::List;
-                        let length = (*names).length;
-                        if length < 2 {
-                            return None;
-                        }
-                        pg_sys::makeRangeVarFromNameList(pg_sys::list_truncate(
-                            pg_sys::list_copy(names),
-                            length - 1,
-                        ))
-                    }
-                    _ => return None,
-                }
-            }
-            _ => return None,
-        };
-        let oid = relation_of(rv)?;
-        // An index stands for its table.
-        let table = pg_sys::IndexGetRelation(oid, true);
-        Some(if table == pg_sys::InvalidOid { oid } else { table })
-    }
-}
-
 unsafe fn note_moved(rv: *mut pg_sys::RangeVar) {
     if let Some(oid) = unsafe { relation_of(rv) } {
-        PENDING.with(|p| p.borrow_mut().moved.push(oid));
+        with_pending(|p| p.moved.push(oid));
     }
 }
 
@@ -237,7 +259,7 @@ unsafe fn check_drop(stmt: &pg_sys::DropStmt) {
                 };
                 let table = unsafe { pg_sys::IndexGetRelation(index, true) };
                 if table != pg_sys::InvalidOid {
-                    PENDING.with(|p| p.borrow_mut().touched.push(table));
+                    with_pending(|p| p.touched.push(table));
                 }
                 if stmt.concurrent {
                     refuse_last_tenant_index_drop(index);
@@ -355,7 +377,7 @@ fn sql_drop_handler(fcinfo: pg_sys::FunctionCallInfo) {
             // table of every index they drop (the table itself, a column, a constraint).
             &[(!matches!(tag.as_str(), "DROP INDEX" | "DROP TABLE" | "ALTER TABLE")).into()],
         );
-        let mut pending = PENDING.with(|p| p.take());
+        let mut pending = Pending::default();
         for row in rows {
             let (object_type, name, table) = (
                 row[1].as_deref().unwrap_or(""),
@@ -377,7 +399,10 @@ fn sql_drop_handler(fcinfo: pg_sys::FunctionCallInfo) {
                 pending.touched.push(oid);
             }
         }
-        PENDING.with(|p| *p.borrow_mut() = pending);
+        with_pending(|p| {
+            p.forgot_tables |= pending.forgot_tables;
+            p.touched.append(&mut pending.touched);
+        });
     });
 }
 
@@ -395,10 +420,28 @@ fn ddl_command_end_handler(fcinfo: pg_sys::FunctionCallInfo) {
     }
     let data = unsafe { event_trigger_data(fcinfo) };
     let tag = command_tag(data);
-    let pending = PENDING.with(|p| p.take());
-    let Some(registry) = registry::get() else {
+    // The entry stays on the stack (with its snapshot) while the checks run: if they refuse
+    // the command, the abort callbacks release it.
+    let Some(pending) = PENDING.with(|p| {
+        p.borrow_mut().last_mut().map(|top| Pending {
+            level: top.level,
+            moved: std::mem::take(&mut top.moved),
+            touched: std::mem::take(&mut top.touched),
+            forgot_tables: top.forgot_tables,
+            before: top.before,
+        })
+    }) else {
         return;
     };
+    if let Some(registry) = registry::get() {
+        end_of_command(&tag, pending, registry);
+    }
+    if let Some(done) = PENDING.with(|p| p.borrow_mut().pop()) {
+        release(done.before);
+    }
+}
+
+fn end_of_command(tag: &str, pending: Pending, registry: std::rc::Rc<registry::Registry>) {
     registration::as_vital_ddl(|| {
         let mut touched: Vec<pg_sys::Oid> = pending.touched.clone();
         let mut newly_registered: Vec<pg_sys::Oid> = Vec::new();
@@ -438,7 +481,7 @@ fn ddl_command_end_handler(fcinfo: pg_sys::FunctionCallInfo) {
         if trees_involved {
             sync_partition_parents(&registered);
         }
-        invariants::refuse_if_broken(&tag, &registered, vital_functions_touched, &pending.baseline);
+        invariants::refuse_if_broken(tag, &registered, vital_functions_touched, pending.before);
         fk_guard::sync(Some(&registered));
     });
 }

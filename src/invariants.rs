@@ -20,46 +20,70 @@ pub struct Problem {
     table: Option<String>,
 }
 
+const BROKEN: &str = "SELECT b.object, b.problem, b.fix, b.relid::pg_catalog.regclass::text
+                        FROM vital.broken_invariants($1, $2) b
+                       ORDER BY b.severity, b.object, b.problem";
+
+fn problems(rows: Vec<Vec<Option<String>>>) -> Vec<Problem> {
+    rows.into_iter()
+        .map(|r| Problem {
+            object: r[0].clone().unwrap_or_default(),
+            problem: r[1].clone().unwrap_or_default(),
+            fix: r[2].clone().unwrap_or_default(),
+            table: r[3].clone(),
+        })
+        .collect()
+}
+
 /// The broken invariants of `tables` (and of vital's functions, with `vital_functions`).
 pub fn broken(tables: &[pg_sys::Oid], vital_functions: bool) -> Vec<Problem> {
     if tables.is_empty() && !vital_functions {
         return Vec::new();
     }
-    sql::rows_text_kept(
-        "SELECT b.object, b.problem, b.fix, b.relid::pg_catalog.regclass::text
-           FROM vital.broken_invariants($1, $2) b
-          ORDER BY b.severity, b.object, b.problem",
+    problems(sql::rows_text_kept(
+        BROKEN,
         &[
             PgOid::BuiltIn(PgBuiltInOids::OIDARRAYOID),
             PgOid::BuiltIn(PgBuiltInOids::BOOLOID),
         ],
         &[tables.to_vec().into(), vital_functions.into()],
-    )
-    .into_iter()
-    .map(|r| Problem {
-        object: r[0].clone().unwrap_or_default(),
-        problem: r[1].clone().unwrap_or_default(),
-        fix: r[2].clone().unwrap_or_default(),
-        table: r[3].clone(),
-    })
-    .collect()
+    ))
+}
+
+/// [`broken`] as the catalogs were when `before` was taken (the command's start).
+fn broken_before(before: pg_sys::Snapshot, tables: &[pg_sys::Oid], vital_functions: bool) -> Vec<Problem> {
+    let tables = tables.to_vec().into_datum().unwrap_or(pg_sys::Datum::from(0));
+    problems(sql::rows_text_as_of(
+        before,
+        BROKEN,
+        &[pg_sys::OIDARRAYOID, pg_sys::BOOLOID],
+        &[tables, pg_sys::Datum::from(vital_functions)],
+    ))
 }
 
 /// Refuses the running command (55000) when one of `tables` breaks an invariant that was not
-/// already broken before it (`baseline`). Also checks vital's own functions when the command
-/// touched one.
+/// already broken before it: only when a problem is found are the catalogs read again as of
+/// `before`, the snapshot taken when the command started, to tell old problems (a table left
+/// broken while the event triggers were off, or a pg_restore half way) from new ones. Also
+/// checks vital's own functions when the command touched one.
 pub fn refuse_if_broken(
     command: &str,
     tables: &[pg_sys::Oid],
     vital_functions_touched: bool,
-    baseline: &[Problem],
+    before: Option<pg_sys::Snapshot>,
 ) {
     let problems = broken(tables, vital_functions_touched);
-    let broken_count = problems.len();
+    if problems.is_empty() {
+        return;
+    }
+    let baseline = match before {
+        Some(before) => broken_before(before, tables, vital_functions_touched),
+        None => Vec::new(),
+    };
     // A problem is new unless the table had as many of its kind before: renaming an object
     // that has a problem (a replica-only trigger renamed back to vital's name) creates none.
     let mut before: HashMap<(Option<&str>, &str), usize> = HashMap::new();
-    for p in baseline {
+    for p in &baseline {
         *before
             .entry((p.table.as_deref(), p.problem.as_str()))
             .or_default() += 1;
@@ -77,9 +101,6 @@ pub fn refuse_if_broken(
         )
         .collect();
     let Some(first) = new.first() else {
-        if broken_count == 0 {
-            crate::registry::mark_healthy(tables);
-        }
         return;
     };
     let others: Vec<String> = new[1..]

@@ -47,6 +47,7 @@ pub extern "C-unwind" fn _PG_init() {
     gucs::init();
     context::init();
     registry::init();
+    event_trigger::init();
 }
 
 /// Required by `cargo pgrx test`.

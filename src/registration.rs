@@ -366,13 +366,26 @@ pub fn register(
 
 /// Undoes a registration exactly (partitions first). The caller then drops the foreign-key
 /// guards that no longer apply (`fk_guard::sync_all`), once for all the tables it unregistered.
-pub fn unregister(oid: pg_sys::Oid, drop_column: bool, through_parent: bool) {
+pub fn unregister(oid: pg_sys::Oid, drop_column: bool, merge_tenants: bool, through_parent: bool) {
     let rel = catalog::existing_relation(oid);
     let table = rel.qualified();
     // Lock first, then read the registration: a concurrent unregister that committed while we
     // waited is seen, and this call fails cleanly instead of undoing things twice.
     sql::run(&format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"), &[]);
     let Some(reg) = load(oid) else {
+        // Unregistered already (say by unregister_schema), but still holding the tenant_id that
+        // vital added and kept: dropping it finishes the rollback.
+        let kept =
+            catalog::tenant_column(oid).is_some_and(|c| c.comment.as_deref() == Some(KEPT_COLUMN_COMMENT));
+        if drop_column && kept && !through_parent {
+            if !merge_tenants {
+                refuse_merging_tenants(&rel);
+            }
+            crate::compat::with_views_detached(oid, || {
+                sql::run(&format!("ALTER TABLE {table} DROP COLUMN tenant_id"), &[]);
+            });
+            return;
+        }
         raise(
             Code::ERRCODE_UNDEFINED_OBJECT,
             format!("table {table} is not registered with vital"),
@@ -389,11 +402,14 @@ pub fn unregister(oid: pg_sys::Oid, drop_column: bool, through_parent: bool) {
             Some("Unregister the partitioned table; its partitions are unregistered with it."),
         );
     }
+    if drop_column && reg.column_added && reg.parent.is_none() && !merge_tenants {
+        refuse_merging_tenants(&rel);
+    }
     for part in sql::column::<pg_sys::Oid>(
         "SELECT relid::oid FROM vital.registrations WHERE parent = $1::oid::regclass",
         &[oid.into()],
     ) {
-        unregister(part, drop_column, true);
+        unregister(part, drop_column, merge_tenants, true);
     }
 
     sql::run("DELETE FROM vital.registrations WHERE relid = $1", &[oid.into()]);
@@ -465,6 +481,46 @@ fn rel_namespace(oid: pg_sys::Oid) -> pg_sys::Oid {
     .unwrap_or(pg_sys::InvalidOid)
 }
 
+/// Dropping `tenant_id` while rows of tenants other than the platform exist would merge them
+/// into one table: refused (55000) with the count per tenant, unless the caller said
+/// `merge_tenants => true`. Counted as the table's owner (privileged.rs), partitions included.
+fn refuse_merging_tenants(rel: &Relation) {
+    let query = format!(
+        "SELECT pg_catalog.string_agg(tenant_id::pg_catalog.text || '=' || n::pg_catalog.text, ',' ORDER BY n DESC)
+           FROM (SELECT tenant_id, pg_catalog.count(*) AS n FROM {} GROUP BY tenant_id) c
+          WHERE tenant_id OPERATOR(pg_catalog.<>) {PLATFORM_LITERAL}",
+        rel.qualified()
+    );
+    let Some(counts) = crate::privileged::as_owner_of(rel.oid, || sql::one::<String>(&query, &[])) else {
+        return;
+    };
+    let pairs: Vec<(String, String)> = counts
+        .split(',')
+        .filter_map(|p| p.split_once('=').map(|(t, n)| (t.to_string(), n.to_string())))
+        .collect();
+    let ids: Vec<String> = pairs.iter().map(|(t, _)| t.clone()).collect();
+    let slugs: Vec<String> = sql::column::<String>(
+        "SELECT coalesce(t.slug, u.id) FROM unnest($1::text[]) WITH ORDINALITY u(id, ord)
+           LEFT JOIN vital.tenants t ON t.id::text = u.id ORDER BY u.ord",
+        &[ids.into()],
+    );
+    let listed: Vec<String> = slugs
+        .iter()
+        .zip(&pairs)
+        .map(|(slug, (_, n))| format!("{slug}: {n} row(s)"))
+        .collect();
+    raise(
+        Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!(
+            "cannot drop tenant_id of {}: it would merge the rows of {} tenant(s) into one table ({})",
+            rel.qualified(),
+            listed.len(),
+            listed.join(", ")
+        ),
+        Some("Export or drop those tenants' rows first (vital.export_tenant, vital.drop_tenant), keep the column (drop_column => false), or pass merge_tenants => true to merge them."),
+    );
+}
+
 fn restore_column_default(table: &str, default: Option<&str>) {
     match default {
         Some(expr) => sql::run(
@@ -500,14 +556,16 @@ fn register_table(tbl: Option<pg_sys::Oid>, shared_reads: Option<bool>, scope_un
 }
 
 #[pg_extern(sql = "
-CREATE FUNCTION vital.unregister_table(tbl regclass, drop_column boolean DEFAULT false) RETURNS void
+CREATE FUNCTION vital.unregister_table(tbl regclass, drop_column boolean DEFAULT false,
+                                       merge_tenants boolean DEFAULT false) RETURNS void
 LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
 ")]
-fn unregister_table(tbl: Option<pg_sys::Oid>, drop_column: Option<bool>) {
+fn unregister_table(tbl: Option<pg_sys::Oid>, drop_column: Option<bool>, merge_tenants: Option<bool>) {
     let tbl = required(tbl, "vital.unregister_table", "tbl");
     let drop_column = required(drop_column, "vital.unregister_table", "drop_column");
+    let merge_tenants = required(merge_tenants, "vital.unregister_table", "merge_tenants");
     as_vital_ddl(|| {
-        unregister(tbl, drop_column, false);
+        unregister(tbl, drop_column, merge_tenants, false);
         fk_guard::sync_all();
     });
 }
@@ -576,14 +634,17 @@ fn register_schema_text(sch: Option<&str>, exclude: Option<Vec<Option<String>>>)
 }
 
 #[pg_extern(sql = "
-CREATE FUNCTION vital.unregister_schema_text(sch text) RETURNS integer
+CREATE FUNCTION vital.unregister_schema_text(sch text, drop_column boolean, merge_tenants boolean) RETURNS integer
 LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
-CREATE FUNCTION vital.unregister_schema(sch name) RETURNS integer
+CREATE FUNCTION vital.unregister_schema(sch name, drop_column boolean DEFAULT false,
+                                        merge_tenants boolean DEFAULT false) RETURNS integer
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
-AS 'SELECT vital.unregister_schema_text(sch::text)';
+AS 'SELECT vital.unregister_schema_text(sch::text, drop_column, merge_tenants)';
 ")]
-fn unregister_schema_text(sch: Option<&str>) -> i32 {
+fn unregister_schema_text(sch: Option<&str>, drop_column: Option<bool>, merge_tenants: Option<bool>) -> i32 {
     let sch = required(sch, "vital.unregister_schema", "sch");
+    let drop_column = required(drop_column, "vital.unregister_schema", "drop_column");
+    let merge_tenants = required(merge_tenants, "vital.unregister_schema", "merge_tenants");
     as_vital_ddl(|| {
         let nsp = schema_oid(sch);
         let removed = sql::one::<i64>(
@@ -605,7 +666,7 @@ fn unregister_schema_text(sch: Option<&str>) -> i32 {
             &[nsp.into()],
         );
         for &t in &tables {
-            unregister(t, false, false);
+            unregister(t, drop_column, merge_tenants, false);
         }
         fk_guard::sync_all();
         tables.len() as i32

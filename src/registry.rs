@@ -47,19 +47,6 @@ struct Watched {
 thread_local! {
     static CACHE: RefCell<Option<Rc<Registry>>> = const { RefCell::new(None) };
     static WATCHED: RefCell<Watched> = RefCell::new(Watched::default());
-    /// Registered tables whose invariants this backend checked and found kept, and that no
-    /// invalidation has touched since: a DDL command on one needs no "before" state.
-    static HEALTHY: RefCell<HashSet<pg_sys::Oid>> = RefCell::new(HashSet::new());
-}
-
-/// Whether `table` was found healthy and nothing changed it since (as far as this backend has
-/// heard). A stale "no" costs one check; a stale "yes" only makes the event triggers stricter.
-pub fn known_healthy(table: pg_sys::Oid) -> bool {
-    HEALTHY.with(|h| h.borrow().contains(&table))
-}
-
-pub fn mark_healthy(tables: &[pg_sys::Oid]) {
-    HEALTHY.with(|h| h.borrow_mut().extend(tables.iter().copied()));
 }
 
 pub fn init() {
@@ -72,14 +59,6 @@ unsafe extern "C-unwind" fn registry_invalidated(_arg: pg_sys::Datum, relid: pg_
     if relid == pg_sys::InvalidOid || relid == watched.registrations || relid == watched.registered_schemas {
         CACHE.with(|c| c.borrow_mut().take());
     }
-    HEALTHY.with(|h| {
-        let mut healthy = h.borrow_mut();
-        if relid == pg_sys::InvalidOid || relid == watched.registrations {
-            healthy.clear();
-        } else {
-            healthy.remove(&relid);
-        }
-    });
 }
 
 /// The registry, loaded (with vital's rights: the tables are vital's) when needed; `None`

@@ -150,3 +150,59 @@ pub fn execute_count(query: &str, args: &[DatumWithOid]) -> u64 {
         "running a statement",
     )
 }
+
+/// [`rows_text`] for a read-only query run under `snapshot` instead of a new one: what the
+/// catalogs said when that snapshot was taken (the event triggers ask what was already broken
+/// before a command). Names and expressions are printed with today's catalog, as in any query.
+pub fn rows_text_as_of(
+    snapshot: pg_sys::Snapshot,
+    query: &str,
+    types: &[pg_sys::Oid],
+    args: &[pg_sys::Datum],
+) -> Vec<Vec<Option<String>>> {
+    let query = std::ffi::CString::new(query).expect("vital's queries have no NUL");
+    let mut types = types.to_vec();
+    let mut args = args.to_vec();
+    let nulls = vec![b' ' as std::ffi::c_char; args.len()];
+    // SAFETY: one SPI connection, closed below; an ERROR aborts the transaction, which closes it.
+    unsafe {
+        if pg_sys::SPI_connect() < 0 {
+            error::raise(
+                error::Code::ERRCODE_INTERNAL_ERROR,
+                "could not connect to SPI",
+                None,
+            );
+        }
+        let plan = pg_sys::SPI_prepare(query.as_ptr(), types.len() as i32, types.as_mut_ptr());
+        let status = pg_sys::SPI_execute_snapshot(
+            plan,
+            args.as_mut_ptr(),
+            nulls.as_ptr(),
+            snapshot,
+            std::ptr::null_mut(),
+            true,
+            false,
+            0,
+        );
+        let mut out = Vec::new();
+        if status >= 0 && !pg_sys::SPI_tuptable.is_null() {
+            let table = &*pg_sys::SPI_tuptable;
+            let natts = (*table.tupdesc).natts;
+            for i in 0..pg_sys::SPI_processed as usize {
+                let tuple = *table.vals.add(i);
+                let mut row = Vec::with_capacity(natts as usize);
+                for column in 1..=natts {
+                    let value = pg_sys::SPI_getvalue(tuple, table.tupdesc, column);
+                    row.push(if value.is_null() {
+                        None
+                    } else {
+                        Some(std::ffi::CStr::from_ptr(value).to_string_lossy().into_owned())
+                    });
+                }
+                out.push(row);
+            }
+        }
+        pg_sys::SPI_finish();
+        out
+    }
+}

@@ -608,3 +608,45 @@ fn concurrent_registrations_make_one_tenant_index() {
         );
     }
 }
+
+/// A refused command inside a savepoint or an exception block leaves nothing behind: the
+/// transaction goes on, commits without warnings, and the next commands are checked as usual.
+#[test]
+#[ignore = "needs the scratch cluster: run through scripts/test.sh"]
+fn refusals_inside_subtransactions_leave_nothing_behind() {
+    let mut admin = superuser();
+    let s = owned_tables(&mut admin, "inv_subxact");
+    let t = format!("{s}.tools");
+    let before = state(&mut admin, &t);
+    let (mut c, notices) = connect_collecting_notices("postgres");
+    c.batch_execute(&format!(
+        "BEGIN;
+         SAVEPOINT a;
+         DO $$ BEGIN
+           BEGIN ALTER TABLE {t} DISABLE ROW LEVEL SECURITY;
+           EXCEPTION WHEN object_not_in_prerequisite_state THEN RAISE NOTICE 'refused inside';
+           END;
+         END $$;
+         ROLLBACK TO SAVEPOINT a;
+         SAVEPOINT b;"
+    ))
+    .unwrap();
+    let refused = sqlstate(c.batch_execute(&format!("CREATE RULE r AS ON INSERT TO {t} DO INSTEAD NOTHING")));
+    assert_eq!(refused, "55000");
+    c.batch_execute(&format!(
+        "ROLLBACK TO SAVEPOINT b;
+         ALTER TABLE {t} ADD COLUMN note text;
+         ALTER TABLE {t} DROP COLUMN note;
+         COMMIT;"
+    ))
+    .unwrap();
+    assert_eq!(state(&mut admin, &t), before);
+    let notices = notices.lock().unwrap().clone();
+    assert!(notices.iter().any(|n| n == "refused inside"), "{notices:?}");
+    assert!(!notices.iter().any(|n| n.contains("leak")), "{notices:?}");
+    // And the refusal still works afterwards in the same session.
+    assert_eq!(
+        sqlstate(c.batch_execute(&format!("ALTER TABLE {t} NO FORCE ROW LEVEL SECURITY"))),
+        "55000"
+    );
+}

@@ -127,7 +127,11 @@ SELECT vital.drop_tenant('11111111-1111-1111-1111-111111111111');
 DELETE FROM bulk WHERE tenant_id <> vital.platform_tenant();
 SELECT vital.unregister_table('bulk', true);
 DROP TABLE bulk;
+-- Dropping tenant_id while tenants' rows exist would merge them: refused with the counts.
 SELECT vital.unregister_table(t, true) FROM unnest('{agent_tools,agents,tools}'::regclass[]) t;
+\echo :LAST_ERROR_SQLSTATE
+-- Even when merging is wanted, tenants that share a value a global key would refuse block it.
+SELECT vital.unregister_table(t, true, merge_tenants => true) FROM unnest('{agent_tools,agents,tools}'::regclass[]) t;
 \echo :LAST_ERROR_SQLSTATE
 DELETE FROM agent_tools WHERE tenant_id <> vital.platform_tenant();
 DELETE FROM agents WHERE tenant_id <> vital.platform_tenant() AND parent_id IS NOT NULL;

@@ -113,7 +113,7 @@ SELECT vital.drop_compat_view('organizational_roles');
 \d tools
 SELECT count(*) AS compat_objects FROM vital.compat_objects;
 
-SELECT vital.unregister_table(relid, true) FROM vital.registered_tables ORDER BY relid::text DESC;
+SELECT vital.unregister_table(relid, true, merge_tenants => true) FROM vital.registered_tables ORDER BY relid::text DESC;
 DROP TABLE tools, tool_categories, suite_functions, org_departments, organizational_levels;
 DROP EXTENSION vital_tenancy;
 DROP SCHEMA vital;
