@@ -29,6 +29,20 @@ struct Validated {
     session_user: pg_sys::Oid,
 }
 
+// Declared here rather than taken from pgrx's bindings, which wrap every call in an error
+// boundary (a sigsetjmp): these two only read a backend global and cannot raise an error, and
+// current_tenant() calls them on every use.
+unsafe extern "C" {
+    fn GetUserId() -> pg_sys::Oid;
+    fn GetSessionUserId() -> pg_sys::Oid;
+}
+
+/// The current and the session user.
+fn users() -> (pg_sys::Oid, pg_sys::Oid) {
+    // SAFETY: plain reads of backend globals (miscinit.c), valid in any backend process.
+    unsafe { (GetUserId(), GetSessionUserId()) }
+}
+
 thread_local! {
     /// What `current_tenant()` last validated; cleared by any relcache reset or invalidation
     /// (registry changes) and by any change to roles or memberships.
@@ -108,8 +122,7 @@ fn set_tenant(tenant: Option<Uuid>, is_local: default!(Option<bool>, "false")) -
 /// user (superusers are exempt); `refusal` words the 42501 error.
 fn check_allowed(tenant: Uuid, refusal: &str) -> Validated {
     let row = check_usable(tenant);
-    let current_user = unsafe { pg_sys::GetUserId() };
-    let session_user = unsafe { pg_sys::GetSessionUserId() };
+    let (current_user, session_user) = users();
     if !unsafe { pg_sys::superuser_arg(current_user) } {
         for role in [current_user, session_user] {
             if !tenants::role_may_use(role, tenant) {
@@ -145,7 +158,7 @@ pub fn current() -> Option<Uuid> {
         // The check hook admits only uuids; anything else means no tenant.
         Err(_) => return None,
     };
-    let (current_user, session_user) = unsafe { (pg_sys::GetUserId(), pg_sys::GetSessionUserId()) };
+    let (current_user, session_user) = users();
     let validated = VALIDATED.with(|v| v.get());
     if validated.is_some_and(|v| {
         v.tenant == parsed && v.current_user == current_user && v.session_user == session_user

@@ -205,7 +205,9 @@ pub fn sync(tables: Option<&[pg_sys::Oid]>) {
     let missing_moves = match tables {
         None => sql::rows_text_kept(missing_moves_guards!(""), &[], &[]),
         Some(tables) => sql::rows_text_kept(
-            missing_moves_guards!("AND (c.conrelid = ANY ($1) OR c.confrelid = ANY ($1))"),
+            // A new foreign key comes with its child table; a referenced table gets its trigger
+            // when it is registered (a full sync) and keeps it (the invariants).
+            missing_moves_guards!("AND c.conrelid = ANY ($1)"),
             &[OID_ARRAY],
             &[tables.to_vec().into()],
         ),
