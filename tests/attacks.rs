@@ -15,6 +15,12 @@
 //!                           invariants::nothing_of_vitals_depends_on_another_extension
 //! 29 permissive policies .. invariants::policies_and_row_level_security_stay_as_vital_made_them
 //! 22, 26-29 with the event triggers off: the audit finds each (pg_regress audit.sql)
+//! 30 membership, SET ROLE . roles::members_of_a_restricted_role_are_restricted_through_any_chain,
+//!                           roles::set_role_after_set_tenant_is_checked_at_the_next_statement,
+//!                           roles::security_definer_function_of_a_restricted_role_is_checked_as_its_owner
+//! 31 revocation, workers .. roles::revoking_an_allowance_stops_a_session_already_in_the_tenant,
+//!                           roles::parallel_plans_stop_after_suspension_and_after_revocation
+//! 32 moving rows .......... moves.rs (both sides of a foreign key, deferred subtree moves)
 
 mod common;
 use common::*;
