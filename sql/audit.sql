@@ -222,6 +222,24 @@ UNION ALL
 SELECT severity, object, problem, fix FROM vital.cross_tenant_references() WHERE deep
 -- info: facts a DBA should know ----------------------------------------------------------
 UNION ALL
+-- Under row level security, PostgreSQL uses an operator as an index condition ahead of the
+-- policy only when it is LEAKPROOF: a tenant's search with these operators cannot use the index.
+SELECT 'info', format('index %s on %s', li.indexrelid::regclass, reg.name),
+       format('its operators %s are not LEAKPROOF: under row level security a tenant''s query using them cannot use this index',
+              li.operators),
+       'See the README, "Searching under row level security" (the LEAKPROOF remedy and its risk)'
+  FROM registered reg
+ CROSS JOIN LATERAL (
+        SELECT i.indexrelid, string_agg(DISTINCT o.oprname::text, ' ' ORDER BY o.oprname::text) AS operators
+          FROM pg_index i
+         CROSS JOIN LATERAL unnest(i.indclass::oid[]) oc(opclass)
+          JOIN pg_opclass c ON c.oid = oc.opclass
+          JOIN pg_amop a ON a.amopfamily = c.opcfamily AND a.amoppurpose = 's'
+          JOIN pg_operator o ON o.oid = a.amopopr
+          JOIN pg_proc p ON p.oid = o.oprcode
+         WHERE i.indrelid = reg.oid AND NOT p.proleakproof
+         GROUP BY i.indexrelid) li
+UNION ALL
 SELECT 'info', format('role %s', rolname),
        CASE WHEN rolsuper THEN 'superuser: bypasses row level security, even when it is forced'
             ELSE 'BYPASSRLS: bypasses row level security, even when it is forced' END,

@@ -115,6 +115,11 @@ SELECT count(*) AS without_deep FROM vital.audit() WHERE severity <> 'info';
 DELETE FROM children WHERE id IN (10, 11, 12);
 DELETE FROM parents WHERE id = 10;
 
+-- Indexes a tenant's search cannot use under row level security (operators not LEAKPROOF).
+CREATE INDEX parents_code_fts ON parents USING gin (to_tsvector('simple', code));
+SELECT severity, object, problem FROM vital.audit() WHERE object LIKE 'index %';
+DROP INDEX parents_code_fts;
+
 -- The audit belongs to DBAs.
 SET ROLE regress_app;
 SELECT count(*) FROM vital.audit();
