@@ -519,7 +519,7 @@ fn dropped_tables_are_forgotten_however_they_are_dropped() {
         .batch_execute(&format!(
             "DO $$ BEGIN CREATE ROLE {dropper} NOLOGIN;
              EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
-             GRANT CREATE ON SCHEMA {s} TO {dropper};
+             GRANT USAGE, CREATE ON SCHEMA {s} TO {dropper};
              CREATE TABLE {s}.tree (id int) PARTITION BY RANGE (id);
              CREATE TABLE {s}.tree_1 PARTITION OF {s}.tree FOR VALUES FROM (0) TO (10);
              CREATE TABLE {s}.refd (id int PRIMARY KEY);
