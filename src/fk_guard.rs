@@ -285,14 +285,50 @@ struct KeyColumn {
     child_quoted: String,
     parent_quoted: String,
     child_plain: String,
+    parent_plain: String,
     /// `schema.op`, both parts quoted, for `OPERATOR(...)`.
     operator: String,
+}
+
+/// The column pairs of foreign key `constraint` and their equality operators, in key order.
+/// Read as vital, under the pinned path.
+fn key_columns(constraint: pg_sys::Oid) -> Vec<KeyColumn> {
+    sql::rows_text(
+        "SELECT pg_catalog.quote_ident(ca.attname), pg_catalog.quote_ident(pa_att.attname),
+                ca.attname::text, pa_att.attname::text,
+                pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.'
+                    OPERATOR(pg_catalog.||) o.oprname::text
+           FROM pg_catalog.pg_constraint c
+           CROSS JOIN LATERAL unnest(c.conkey, c.confkey, c.conpfeqop)
+                WITH ORDINALITY k(fk_att, pk_att, op, ord)
+           JOIN pg_catalog.pg_attribute ca ON ca.attrelid OPERATOR(pg_catalog.=) c.conrelid
+                                          AND ca.attnum OPERATOR(pg_catalog.=) k.fk_att
+           JOIN pg_catalog.pg_attribute pa_att ON pa_att.attrelid OPERATOR(pg_catalog.=) c.confrelid
+                                              AND pa_att.attnum OPERATOR(pg_catalog.=) k.pk_att
+           JOIN pg_catalog.pg_operator o ON o.oid OPERATOR(pg_catalog.=) k.op
+           JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace
+          WHERE c.oid OPERATOR(pg_catalog.=) $1
+          ORDER BY k.ord",
+        &[constraint.into()],
+    )
+    .into_iter()
+    .map(|r| {
+        let text = |i: usize| r[i].clone().unwrap_or_default();
+        KeyColumn {
+            child_quoted: text(0),
+            parent_quoted: text(1),
+            child_plain: text(2),
+            parent_plain: text(3),
+            operator: text(4),
+        }
+    })
+    .collect()
 }
 
 /// Builds the guard for `constraint` as seen from `relid` (a partition sees its parent's key).
 fn build_guard(relid: pg_sys::Oid, constraint: &str, row_type: pg_sys::Oid) -> Option<Guard> {
     // vital's registry and the catalogs, read as vital under the pinned search_path.
-    let (head, rows) = as_vital(|| {
+    let (head, columns) = as_vital(|| {
         // The foreign key itself: the partition's own copy first, else its ancestor's.
         let head = sql::rows_text(
             "SELECT chn.nspname::text, ch.relname::text, pa.relname::text,
@@ -318,40 +354,14 @@ fn build_guard(relid: pg_sys::Oid, constraint: &str, row_type: pg_sys::Oid) -> O
         .into_iter()
         .next();
         // Its column pairs and equality operators, in key order.
-        let rows = match head.as_ref().and_then(|h| sql::oid(h[7].as_deref())) {
-            Some(constraint_oid) => sql::rows_text(
-                "SELECT pg_catalog.quote_ident(ca.attname), pg_catalog.quote_ident(pa_att.attname),
-                        ca.attname::text,
-                        pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.'
-                            OPERATOR(pg_catalog.||) o.oprname::text
-                   FROM pg_catalog.pg_constraint c
-                   CROSS JOIN LATERAL unnest(c.conkey, c.confkey, c.conpfeqop)
-                        WITH ORDINALITY k(fk_att, pk_att, op, ord)
-                   JOIN pg_catalog.pg_attribute ca ON ca.attrelid OPERATOR(pg_catalog.=) c.conrelid
-                                                  AND ca.attnum OPERATOR(pg_catalog.=) k.fk_att
-                   JOIN pg_catalog.pg_attribute pa_att ON pa_att.attrelid OPERATOR(pg_catalog.=) c.confrelid
-                                                      AND pa_att.attnum OPERATOR(pg_catalog.=) k.pk_att
-                   JOIN pg_catalog.pg_operator o ON o.oid OPERATOR(pg_catalog.=) k.op
-                   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace
-                  WHERE c.oid OPERATOR(pg_catalog.=) $1
-                  ORDER BY k.ord",
-                &[constraint_oid.into()],
-            ),
+        let columns = match head.as_ref().and_then(|h| sql::oid(h[7].as_deref())) {
+            Some(constraint_oid) => key_columns(constraint_oid),
             None => Vec::new(),
         };
-        (head, rows)
+        (head, columns)
     });
     let head = head?;
     let text = |i: usize| head[i].clone().unwrap_or_default();
-    let columns: Vec<KeyColumn> = rows
-        .iter()
-        .map(|r| KeyColumn {
-            child_quoted: r[0].clone().unwrap_or_default(),
-            parent_quoted: r[1].clone().unwrap_or_default(),
-            child_plain: r[2].clone().unwrap_or_default(),
-            operator: r[3].clone().unwrap_or_default(),
-        })
-        .collect();
     if columns.is_empty() {
         return None;
     }
@@ -478,24 +488,7 @@ fn move_checks(relid: pg_sys::Oid, row_type: pg_sys::Oid) -> Rc<Vec<MoveCheck>> 
         )
         .into_iter()
         .map(|head| {
-            let columns = sql::rows_text(
-                "SELECT pg_catalog.quote_ident(ca.attname), pg_catalog.quote_ident(pa_att.attname),
-                        pa_att.attname::text,
-                        pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.'
-                            OPERATOR(pg_catalog.||) o.oprname::text
-                   FROM pg_catalog.pg_constraint c
-                   CROSS JOIN LATERAL unnest(c.conkey, c.confkey, c.conpfeqop)
-                        WITH ORDINALITY k(fk_att, pk_att, op, ord)
-                   JOIN pg_catalog.pg_attribute ca ON ca.attrelid OPERATOR(pg_catalog.=) c.conrelid
-                                                  AND ca.attnum OPERATOR(pg_catalog.=) k.fk_att
-                   JOIN pg_catalog.pg_attribute pa_att ON pa_att.attrelid OPERATOR(pg_catalog.=) c.confrelid
-                                                      AND pa_att.attnum OPERATOR(pg_catalog.=) k.pk_att
-                   JOIN pg_catalog.pg_operator o ON o.oid OPERATOR(pg_catalog.=) k.op
-                   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace
-                  WHERE c.oid OPERATOR(pg_catalog.=) $1::pg_catalog.oid
-                  ORDER BY k.ord",
-                &[head[0].clone().unwrap_or_default().into()],
-            );
+            let columns = sql::oid(head[0].as_deref()).map(key_columns).unwrap_or_default();
             (head, columns)
         })
         .collect::<Vec<_>>()
@@ -506,14 +499,18 @@ fn move_checks(relid: pg_sys::Oid, row_type: pg_sys::Oid) -> Rc<Vec<MoveCheck>> 
         if columns.is_empty() {
             continue;
         }
-        let col = |r: &Vec<Option<String>>, i: usize| r[i].clone().unwrap_or_default();
         let matches: Vec<String> = columns
             .iter()
-            .map(|r| format!("($1).{} OPERATOR({}) c.{}", col(r, 1), col(r, 3), col(r, 0)))
+            .map(|k| {
+                format!(
+                    "($1).{} OPERATOR({}) c.{}",
+                    k.parent_quoted, k.operator, k.child_quoted
+                )
+            })
             .collect();
         let values: Vec<String> = columns
             .iter()
-            .map(|r| format!("COALESCE((($1).{})::pg_catalog.text, 'null')", col(r, 1)))
+            .map(|k| format!("COALESCE((($1).{})::pg_catalog.text, 'null')", k.parent_quoted))
             .collect();
         // Who may still reference the moved row: its (new) tenant's rows, and everyone's when it
         // became a shared platform row (the rule of the child-side guard, seen from the parent).
@@ -547,7 +544,7 @@ fn move_checks(relid: pg_sys::Oid, row_type: pg_sys::Oid) -> Rc<Vec<MoveCheck>> 
             child_name: text(3),
             parent_name: text(7),
             child_owner,
-            parent_columns_plain: columns.iter().map(|r| col(r, 2)).collect(),
+            parent_columns_plain: columns.iter().map(|k| k.parent_plain.clone()).collect(),
             check,
         });
     }
