@@ -49,7 +49,7 @@ macro_rules! missing_guards {
                 (SELECT string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY k.ord)
                    FROM unnest(c.conkey) WITH ORDINALITY k(attnum, ord)
                    JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum),
-                NULL, c.condeferred::text, cl.relkind::text
+                c.condeferred::text, cl.relkind::text
            FROM pg_catalog.pg_constraint c
            JOIN pg_catalog.pg_class cl ON cl.oid = c.conrelid
           WHERE c.contype = 'f' AND c.conparentid = 0 ",
@@ -133,6 +133,29 @@ macro_rules! stale_moves_guards {
 /// rows reference it (guarantee 10). One per table; it checks every foreign key to the table.
 const MOVES_TRIGGER: &str = "vital_fk_moves";
 
+/// Runs one of the sync queries below: over every foreign key and guard (`all`), or over those
+/// of `tables` only (`scoped`, which takes them as `$1`).
+fn sync_query(
+    all: &'static str,
+    scoped: &'static str,
+    tables: Option<&[pg_sys::Oid]>,
+) -> Vec<Vec<Option<String>>> {
+    const OID_ARRAY: PgOid = PgOid::BuiltIn(pgrx::PgBuiltInOids::OIDARRAYOID);
+    match tables {
+        None => sql::rows_text_kept(all, &[], &[]),
+        Some(tables) => sql::rows_text_kept(scoped, &[OID_ARRAY], &[tables.to_vec().into()]),
+    }
+}
+
+/// Drops the triggers listed as (table, trigger name) rows.
+fn drop_triggers(rows: Vec<Vec<Option<String>>>) {
+    for row in rows {
+        let table = row[0].clone().unwrap_or_default();
+        let name = sql::ident(row[1].as_deref().unwrap_or_default());
+        sql::run(&format!("DROP TRIGGER IF EXISTS {name} ON {table}"), &[]);
+    }
+}
+
 /// Makes the guard triggers match the foreign keys: one per top-level foreign key whose two
 /// tables are both registered, none elsewhere. Idempotent; cheap when nothing changed.
 pub fn sync_all() {
@@ -143,15 +166,11 @@ pub fn sync_all() {
 /// on those tables can have changed (a drop reaches the tables whose foreign keys it dropped,
 /// which sql_drop reports as touched; registering and unregistering sync everything).
 pub fn sync(tables: Option<&[pg_sys::Oid]>) {
-    const OID_ARRAY: PgOid = PgOid::BuiltIn(pgrx::PgBuiltInOids::OIDARRAYOID);
-    let missing = match tables {
-        None => sql::rows_text_kept(missing_guards!(""), &[], &[]),
-        Some(tables) => sql::rows_text_kept(
-            missing_guards!("AND c.conrelid = ANY ($1)"),
-            &[OID_ARRAY],
-            &[tables.to_vec().into()],
-        ),
-    };
+    let missing = sync_query(
+        missing_guards!(""),
+        missing_guards!("AND c.conrelid = ANY ($1)"),
+        tables,
+    );
     for row in missing {
         let (table, constraint, columns) = (
             row[0].clone().unwrap_or_default(),
@@ -164,8 +183,8 @@ pub fn sync(tables: Option<&[pg_sys::Oid]>) {
         } else {
             format!("{columns}, tenant_id")
         };
-        let deferred = row[4].as_deref() == Some("true");
-        let partitioned = row[5].as_deref() == Some("p");
+        let deferred = row[3].as_deref() == Some("true");
+        let partitioned = row[4].as_deref() == Some("p");
         let name = sql::ident(&sql::truncated_name(format!("vital_fk_guard_{constraint}")));
         let arg = pgrx::spi::quote_literal(&constraint);
         // A deferrable key is checked when PostgreSQL checks it. Every guard can be deferred
@@ -187,31 +206,20 @@ pub fn sync(tables: Option<&[pg_sys::Oid]>) {
         sql::run(&statement, &[]);
     }
 
-    let stale = match tables {
-        None => sql::rows_text_kept(stale_guards!(""), &[], &[]),
-        Some(tables) => sql::rows_text_kept(
-            stale_guards!("AND t.tgrelid = ANY ($1)"),
-            &[OID_ARRAY],
-            &[tables.to_vec().into()],
-        ),
-    };
-    for row in stale {
-        let table = row[0].clone().unwrap_or_default();
-        let name = sql::ident(row[1].as_deref().unwrap_or_default());
-        sql::run(&format!("DROP TRIGGER IF EXISTS {name} ON {table}"), &[]);
-    }
+    drop_triggers(sync_query(
+        stale_guards!(""),
+        stale_guards!("AND t.tgrelid = ANY ($1)"),
+        tables,
+    ));
 
     // The referenced side: a row that rows of other tenants reference may not move away.
-    let missing_moves = match tables {
-        None => sql::rows_text_kept(missing_moves_guards!(""), &[], &[]),
-        Some(tables) => sql::rows_text_kept(
-            // A new foreign key comes with its child table; a referenced table gets its trigger
-            // when it is registered (a full sync) and keeps it (the invariants).
-            missing_moves_guards!("AND c.conrelid = ANY ($1)"),
-            &[OID_ARRAY],
-            &[tables.to_vec().into()],
-        ),
-    };
+    // A new foreign key comes with its child table; a referenced table gets its trigger when it
+    // is registered (a full sync) and keeps it (the invariants).
+    let missing_moves = sync_query(
+        missing_moves_guards!(""),
+        missing_moves_guards!("AND c.conrelid = ANY ($1)"),
+        tables,
+    );
     for row in missing_moves {
         let table = row[0].clone().unwrap_or_default();
         // Deferrable like the guards (see above), where PostgreSQL allows it.
@@ -228,36 +236,23 @@ pub fn sync(tables: Option<&[pg_sys::Oid]>) {
             &[],
         );
     }
-    let stale_moves = match tables {
-        None => sql::rows_text_kept(stale_moves_guards!(""), &[], &[]),
-        Some(tables) => sql::rows_text_kept(
-            stale_moves_guards!("AND t.tgrelid = ANY ($1)"),
-            &[OID_ARRAY],
-            &[tables.to_vec().into()],
-        ),
-    };
-    for row in stale_moves {
-        let table = row[0].clone().unwrap_or_default();
-        let name = sql::ident(row[1].as_deref().unwrap_or_default());
-        sql::run(&format!("DROP TRIGGER IF EXISTS {name} ON {table}"), &[]);
-    }
+    drop_triggers(sync_query(
+        stale_moves_guards!(""),
+        stale_moves_guards!("AND t.tgrelid = ANY ($1)"),
+        tables,
+    ));
 }
 
 /// Drops vital's guard triggers on `table` (its foreign keys' guards and the guard of its rows'
 /// moves): they depend on its `tenant_id`, which unregistering may drop. `sync_all` puts back
 /// what still applies afterwards.
 pub fn drop_guards_on(table: pg_sys::Oid) {
-    let triggers = sql::rows_text(
+    drop_triggers(sql::rows_text(
         "SELECT t.tgrelid::regclass::text, t.tgname::text FROM pg_catalog.pg_trigger t
           WHERE t.tgrelid = $1 AND t.tgparentid = 0
             AND t.tgfoid = 'vital.fk_guard()'::pg_catalog.regprocedure",
         &[table.into()],
-    );
-    for row in triggers {
-        let table = row[0].clone().unwrap_or_default();
-        let name = sql::ident(row[1].as_deref().unwrap_or_default());
-        sql::run(&format!("DROP TRIGGER {name} ON {table}"), &[]);
-    }
+    ));
 }
 
 /// What the guard needs to know about one foreign key, with its check prepared once per

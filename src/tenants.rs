@@ -77,16 +77,24 @@ pub fn find(id: Uuid) -> Option<TenantRow> {
     row
 }
 
-/// Looks a tenant up by id with vital's own rights, bypassing the cache. During a parallel
-/// query (leader or worker) only a read-only lookup under the statement's snapshot is allowed.
+/// One text value from vital's registry. During a parallel query (leader or worker) only a
+/// read-only lookup under the statement's snapshot is allowed; otherwise a fresh snapshot sees
+/// what the transaction changed earlier in the same statement.
+fn registry_lookup(query: &str, args: &[pgrx::datum::DatumWithOid]) -> Option<String> {
+    if unsafe { pg_sys::IsInParallelMode() } {
+        sql::read_one::<String>(query, args)
+    } else {
+        sql::one::<String>(query, args)
+    }
+}
+
+/// Looks a tenant up by id with vital's own rights, bypassing the cache.
 fn lookup(id: Uuid) -> Option<TenantRow> {
     let (slug, status) = as_vital(|| {
-        const QUERY: &str = "SELECT slug || '/' || status FROM vital.tenants WHERE id = $1";
-        if unsafe { pg_sys::IsInParallelMode() } {
-            sql::read_one::<String>(QUERY, &[id.into()])
-        } else {
-            sql::one::<String>(QUERY, &[id.into()])
-        }
+        registry_lookup(
+            "SELECT slug || '/' || status FROM vital.tenants WHERE id = $1",
+            &[id.into()],
+        )
     })
     .and_then(|s| s.split_once('/').map(|(a, b)| (a.to_string(), b.to_string())))?;
     Some(TenantRow {
@@ -295,13 +303,10 @@ fn all_allowances() -> Rc<Allowances> {
         return all;
     }
     let rows = as_vital(|| {
-        const QUERY: &str =
-            "SELECT string_agg(role::oid::text || '/' || tenant::text, ',') FROM vital.tenant_allowances";
-        if unsafe { pg_sys::IsInParallelMode() } {
-            sql::read_one::<String>(QUERY, &[])
-        } else {
-            sql::one::<String>(QUERY, &[])
-        }
+        registry_lookup(
+            "SELECT string_agg(role::oid::text || '/' || tenant::text, ',') FROM vital.tenant_allowances",
+            &[],
+        )
     })
     .unwrap_or_default();
     let mut all = Allowances::new();
