@@ -979,3 +979,57 @@ fn audit_treats_names_as_data() {
         .iter()
         .any(|f| f.contains("reads_odd") && f.contains("a.b*[")));
 }
+
+/// The privileged paths of guarantee 10 and of the rollback, under the same hostile settings:
+/// the guard of a child moved to another tenant, the moves check of its parent (both run as
+/// the tables' owners), the merge refusal of `unregister_table` (counts rows as the owner) and
+/// the deep audit (reads the user's tables as the DBA). The tables carry no code of the owner's,
+/// so every probe that fires here would be a temporary view or a shadowing object picked up by
+/// vital's own SQL.
+#[test]
+#[ignore = "needs the scratch cluster: run through scripts/test.sh"]
+fn moves_merge_refusal_and_deep_audit_resolve_no_shadowing_object() {
+    let w = world("pvm");
+    shadowing_schema(&w);
+    let (s, a, c) = (&w.s, &w.a, &w.c);
+    let mut admin = superuser();
+    admin
+        .batch_execute(&format!(
+            "SET ROLE {owner};
+             CREATE TABLE {s}.mv_parent (id int PRIMARY KEY);
+             CREATE TABLE {s}.mv_child (id int PRIMARY KEY, parent_id int REFERENCES {s}.mv_parent);
+             RESET ROLE;
+             SELECT vital.register_table('{s}.mv_parent');
+             SELECT vital.register_table('{s}.mv_child');
+             BEGIN; SELECT vital.set_tenant('{a}', true);
+             INSERT INTO {s}.mv_parent VALUES (1); INSERT INTO {s}.mv_child VALUES (1, 1); COMMIT;",
+            owner = w.owner
+        ))
+        .unwrap();
+    let (mut dba, notices) = notice_sink(&w.dba);
+    temp_views(&mut dba, &w);
+    let actions = vec![
+        // The DBA's own statements name their operator, so that only vital's SQL could pick up
+        // the shadowing one.
+        format!("UPDATE {s}.mv_child SET tenant_id = '{c}' WHERE id OPERATOR(pg_catalog.=) 1"),
+        format!("UPDATE {s}.mv_parent SET tenant_id = '{c}' WHERE id OPERATOR(pg_catalog.=) 1"),
+        format!("SELECT vital.unregister_table('{s}.mv_child', drop_column => true)"),
+        "SELECT count(*) FROM vital.audit(deep => true)".to_string(),
+    ];
+    let outcomes = run_under_hostile_paths(&mut dba, &notices, &w, &actions);
+    let fired = probes(&notices);
+    assert!(
+        fired.is_empty(),
+        "vital's SQL picked up a planted object: {fired:#?}\n{outcomes:#?}"
+    );
+    // Each privileged path did run, and refused: both moves (23503), the merge (55000).
+    for (action, state) in actions.iter().zip(["23503", "23503", "55000", "none"]) {
+        assert!(
+            outcomes
+                .iter()
+                .filter(|o| o.contains(action.as_str()))
+                .all(|o| o.contains(&format!("-> {state} "))),
+            "{action}: expected {state}\n{outcomes:#?}"
+        );
+    }
+}
