@@ -121,6 +121,20 @@ dependent_views AS (
      WHERE v.oid <> reg.oid AND v.relkind IN ('v', 'm')
      GROUP BY v.oid
 ),
+-- Login roles the policies bind on some registered table: what applications connect as.
+app_roles AS (
+    SELECT r.oid, r.rolname
+      FROM pg_roles r
+     WHERE r.rolcanlogin AND NOT r.rolsuper AND NOT r.rolbypassrls
+       AND EXISTS (SELECT FROM registered reg
+                    WHERE NOT pg_has_role(r.oid, reg.relowner, 'USAGE')
+                      AND has_table_privilege(r.oid, reg.oid, 'SELECT, INSERT, UPDATE, DELETE'))
+),
+shared_roles AS (
+    SELECT r.oid, r.rolname
+      FROM pg_roles r
+     WHERE lower(coalesce(vital.login_setting(r.oid, 'vital.shared_role'), 'off')) IN ('on', 'true', 'yes', '1')
+),
 definer_functions AS (
     SELECT p.oid, string_agg(DISTINCT reg.name, ', ') AS tables
       FROM pg_proc p
@@ -217,6 +231,63 @@ SELECT 'warning', format('registration %s', r.relid::oid),
        format('DELETE FROM vital.registrations WHERE relid = %s', r.relid::oid)
   FROM vital.registrations r
  WHERE NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = r.relid::oid)
+-- side channels around the policies (docs/security.md) -------------------------------------
+UNION ALL
+-- LOCK TABLE and EXPLAIN are refused by hooks, which a session has only once it loaded vital.
+SELECT 'warning', format('role %s', ar.rolname),
+       'vital_tenancy is not loaded when its sessions start: until a session calls one of vital''s functions, LOCK TABLE and EXPLAIN of registered tables are not refused in it',
+       format('ALTER DATABASE %I SET session_preload_libraries = ''vital_tenancy'' (or add it to shared_preload_libraries)', current_database())
+  FROM app_roles ar
+ WHERE NOT vital.names_vital_library(current_setting('shared_preload_libraries'))
+   AND NOT vital.names_vital_library(vital.login_setting(ar.oid, 'session_preload_libraries'))
+UNION ALL
+SELECT 'warning', g.object,
+       format('%s of vital.statistics_functions() (such as %s) may be called by %s: their counters include every tenant''s rows, so a tenant learns how many rows of other tenants its conditions matched',
+              g.n, g.example, g.who),
+       'SELECT vital.restrict_statistics() (EXECUTE for pg_read_all_stats only)'
+  FROM (SELECT 'statistics functions' AS object, 'PUBLIC' AS who, count(*) AS n, min(f::text) AS example
+          FROM vital.statistics_functions() f
+         WHERE has_function_privilege('public', f, 'EXECUTE')
+        HAVING count(*) > 0
+        UNION ALL
+        SELECT format('role %s', ar.rolname), format('role %s', ar.rolname), count(*), min(f::text)
+          FROM app_roles ar CROSS JOIN vital.statistics_functions() f
+         WHERE has_function_privilege(ar.oid, f, 'EXECUTE') AND NOT has_function_privilege('public', f, 'EXECUTE')
+         GROUP BY ar.rolname) g
+UNION ALL
+SELECT 'warning', format('role %s', ar.rolname),
+       format('has no %s: a session of it that stops in the middle of a transaction keeps its locks (and the platform rows its foreign keys locked), and every tenant waits for them', t.setting),
+       format('ALTER ROLE %I SET %s = %L', ar.rolname, t.setting, t.suggested)
+  FROM app_roles ar
+ CROSS JOIN (VALUES ('lock_timeout', '5s'), ('idle_in_transaction_session_timeout', '60s')) t(setting, suggested)
+ WHERE vital.is_zero_duration(vital.login_setting(ar.oid, t.setting))
+UNION ALL
+SELECT 'warning', 'setting max_prepared_transactions',
+       format('is %s: a tenant''s PREPARE TRANSACTION keeps its locks after it disconnects, blocking other tenants until a DBA commits or rolls it back', current_setting('max_prepared_transactions')),
+       'Set max_prepared_transactions = 0 unless this database uses two-phase commit; then watch pg_prepared_xacts'
+ WHERE current_setting('max_prepared_transactions')::int > 0
+UNION ALL
+SELECT 'warning', format('%s.%I', reg.name, a.attname),
+       'key drawn from a sequence that every tenant shares: a tenant that inserts explicit values just ahead of the sequence makes other tenants'' inserts fail as duplicates, and a role that may read the sequence sees how many rows all tenants insert',
+       'Prefer uuid keys (DEFAULT gen_random_uuid()) or a key that starts with tenant_id; grant USAGE on the sequence only where a serial column needs it (docs/security.md, "Keys")'
+  FROM registered reg
+  JOIN pg_attribute a ON a.attrelid = reg.oid AND a.attnum > 0 AND NOT a.attisdropped
+ WHERE (a.attidentity <> ''
+        OR EXISTS (SELECT FROM pg_depend d JOIN pg_class s ON s.oid = d.objid
+                    WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
+                      AND d.refobjid = reg.oid AND d.refobjsubid = a.attnum AND s.relkind = 'S'))
+   -- A key that includes tenant_id collides only within one tenant.
+   AND EXISTS (SELECT FROM pg_index i
+                WHERE i.indrelid = reg.oid AND i.indisunique AND a.attnum = ANY (i.indkey::int2[])
+                  AND NOT EXISTS (SELECT FROM pg_attribute t
+                                   WHERE t.attrelid = reg.oid AND t.attname = 'tenant_id'
+                                     AND t.attnum = ANY (i.indkey::int2[])))
+UNION ALL
+SELECT 'warning', format('role %s', sr.rolname),
+       'shared role (vital.shared_role) may create temporary objects: a temporary view named like a registered table, left on a pooled connection, would read the next client''s rows',
+       format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC (and from %I)', current_database(), sr.rolname)
+  FROM shared_roles sr
+ WHERE has_database_privilege(sr.oid, current_database(), 'TEMPORARY')
 -- the deep check: data that references across tenants -------------------------------------
 UNION ALL
 SELECT severity, object, problem, fix FROM vital.cross_tenant_references() WHERE deep
@@ -239,6 +310,21 @@ SELECT 'info', format('index %s on %s', li.indexrelid::regclass, reg.name),
           JOIN pg_proc p ON p.oid = o.oprcode
          WHERE i.indrelid = reg.oid AND NOT p.proleakproof
          GROUP BY i.indexrelid) li
+UNION ALL
+-- The index scans a tenant's query makes test its conditions on other tenants' entries before
+-- the policy filters them. What would count them (EXPLAIN, statistics functions) is closed
+-- above; the time a query takes is not.
+SELECT 'info', format('index %s on %s', i.indexrelid::regclass, reg.name),
+       'does not lead with tenant_id: a tenant''s query that scans it tests its conditions on every tenant''s entries before the policy; EXPLAIN and statistics functions are refused to the roles the policies bind, but the time such a query takes still grows with other tenants'' matching rows',
+       format('For a tenant''s searches, an index led by tenant_id: CREATE INDEX ON %s (tenant_id, ...)', reg.name)
+  FROM registered reg
+  JOIN pg_index i ON i.indrelid = reg.oid
+ WHERE i.indkey[0] <> (SELECT t.attnum FROM pg_attribute t WHERE t.attrelid = reg.oid AND t.attname = 'tenant_id')
+UNION ALL
+SELECT 'info', format('role %s', sr.rolname),
+       'shared role: one SQL injection in any tenant''s request can call vital.set_tenant() for every tenant the role is allowed',
+       'Where injection matters, give each tenant app its own login role (docs/security.md, "Shared roles")'
+  FROM shared_roles sr
 UNION ALL
 SELECT 'info', format('role %s', rolname),
        CASE WHEN rolsuper THEN 'superuser: bypasses row level security, even when it is forced'

@@ -15,6 +15,7 @@
 
 use crate::error::{raise, required, Code};
 use crate::gucs;
+use crate::pooled_session;
 use crate::tenants;
 use pgrx::prelude::*;
 use pgrx::Uuid;
@@ -111,10 +112,20 @@ fn set_tenant(tenant: Option<Uuid>, is_local: default!(Option<bool>, "false")) -
             Some("Call it after BEGIN, or use is_local => false for the whole session."),
         );
     }
+    let shared_role = pooled_session::is_shared_role();
+    if shared_role {
+        if !is_local {
+            pooled_session::refuse_session_scope(tenant);
+        }
+        pooled_session::refuse_unless_clean(tenant);
+    }
     let validated = check_allowed(tenant, "is not allowed to use");
 
     crate::privileged::set_tenant_setting(&tenant.to_string(), is_local);
     VALIDATED.with(|v| v.set(Some(validated)));
+    if is_local {
+        pooled_session::note_local_tenant();
+    }
     tenant
 }
 

@@ -17,6 +17,11 @@ pub const TENANT_GUC_NAME: &CStr = c"vital.tenant";
 /// The current tenant as text: NULL or empty when none is set, otherwise a uuid.
 pub static TENANT: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
+/// `vital.shared_role`: this login role serves several tenants through a connection pool
+/// (see `pooled_session.rs`). Superuser-only, so that the role cannot turn it off; a DBA sets it
+/// with `ALTER ROLE app SET vital.shared_role = on`.
+pub static SHARED_ROLE: GucSetting<bool> = GucSetting::<bool>::new(false);
+
 pub fn init() {
     unsafe {
         GucRegistry::define_string_guc_with_hooks(
@@ -30,6 +35,15 @@ pub fn init() {
             Some(check_tenant_setting),
             None,
             None,
+        );
+        GucRegistry::define_bool_guc(
+            c"vital.shared_role",
+            c"This role serves several tenants through a connection pool.",
+            c"On: vital.set_tenant() accepts only is_local => true, and refuses to start a \
+              transaction on a session that another client left dirty. Only superusers can set it.",
+            &SHARED_ROLE,
+            GucContext::Suset,
+            GucFlags::default(),
         );
         pg_sys::MarkGUCPrefixReserved(c"vital".as_ptr());
     }

@@ -15,10 +15,12 @@ mod gucs;
 mod invariants;
 mod lifecycle;
 mod policies;
+mod pooled_session;
 mod privileged;
 mod registration;
 mod registry;
 mod sql;
+mod statement_guard;
 mod tenants;
 mod unique_scope;
 
@@ -35,9 +37,14 @@ extension_sql_file!(
     requires = ["bootstrap"]
 );
 extension_sql_file!(
+    "../sql/side_channels.sql",
+    name = "side_channels",
+    requires = ["bootstrap"]
+);
+extension_sql_file!(
     "../sql/audit.sql",
     name = "audit",
-    requires = ["bootstrap", "fk_guard_function", "invariants"]
+    requires = ["bootstrap", "fk_guard_function", "invariants", "side_channels"]
 );
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
@@ -48,6 +55,8 @@ pub extern "C-unwind" fn _PG_init() {
     context::init();
     registry::init();
     event_trigger::init();
+    pooled_session::init();
+    statement_guard::init();
 }
 
 /// Required by `cargo pgrx test`.

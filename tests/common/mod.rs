@@ -62,6 +62,18 @@ fn ensure_database() {
             .unwrap()
             .get(0);
         assert_eq!(n, 1, "extension vital_tenancy is not installed in {DATABASE}");
+        // vital's recommended setup (docs/security.md): the library in every session, so that
+        // its LOCK and EXPLAIN checks hold from a session's first statement, and the
+        // statistics functions for monitoring roles only. Serialized: binaries start together.
+        db.batch_execute(&format!(
+            "BEGIN;
+             SELECT pg_advisory_xact_lock(7355608);
+             ALTER DATABASE {DATABASE} SET session_preload_libraries = 'vital_tenancy';
+             SELECT vital.restrict_statistics()
+              WHERE has_function_privilege('public', 'pg_stat_get_xact_tuples_returned(oid)', 'EXECUTE');
+             COMMIT;"
+        ))
+        .unwrap();
     });
 }
 

@@ -1,0 +1,170 @@
+//! Shared roles: one login role that serves several tenants through a transaction pooler
+//! (isolation line 38). A DBA marks such a role with `ALTER ROLE app SET vital.shared_role = on`
+//! (superuser-only, see `gucs.rs`). For it, `vital.set_tenant`:
+//!
+//! * refuses session scope: a tenant set for the session would stay on the server connection
+//!   and apply to the next client's statements;
+//! * with `is_local => true`, refuses to start on a session another client left dirty: a
+//!   temporary object (a temp view named like a registered table captures the next client's
+//!   rows), a tenant set for the session, or a session-level value of a setting that changes
+//!   what the next client's statements do (`search_path`, `default_transaction_read_only`, ...).
+//!
+//! Refusing rather than cleaning: the request fails loudly instead of running on state nobody
+//! chose, and cleaning from inside a running statement (dropping temporary objects it may
+//! reference) is not safe. A pooler that resets connections (`DISCARD ALL`) never trips it.
+
+use crate::error::{raise, Code};
+use crate::{gucs, privileged, sql};
+use pgrx::prelude::*;
+use pgrx::Uuid;
+use std::cell::Cell;
+use std::ffi::CStr;
+
+/// Settings whose session-level value changes what the next client's statements read, write
+/// or wait for.
+const SESSION_SETTINGS: [&CStr; 11] = [
+    c"search_path",
+    c"default_transaction_read_only",
+    c"default_transaction_isolation",
+    c"default_transaction_deferrable",
+    c"row_security",
+    c"role",
+    c"session_authorization",
+    c"statement_timeout",
+    c"lock_timeout",
+    c"idle_in_transaction_session_timeout",
+    c"temp_tablespaces",
+];
+
+thread_local! {
+    /// Whether this transaction already set its tenant with `set_tenant(t, true)`.
+    static LOCAL_TENANT_SET: Cell<bool> = const { Cell::new(false) };
+}
+
+pub fn init() {
+    // SAFETY: a plain callback registration, once per backend from _PG_init.
+    unsafe { pg_sys::RegisterXactCallback(Some(transaction_ends), std::ptr::null_mut()) };
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn transaction_ends(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
+    use pg_sys::XactEvent as E;
+    if matches!(
+        event,
+        E::XACT_EVENT_COMMIT
+            | E::XACT_EVENT_ABORT
+            | E::XACT_EVENT_PREPARE
+            | E::XACT_EVENT_PARALLEL_COMMIT
+            | E::XACT_EVENT_PARALLEL_ABORT
+    ) {
+        LOCAL_TENANT_SET.with(|s| s.set(false));
+    }
+}
+
+/// Whether the session's login role is a shared role.
+pub fn is_shared_role() -> bool {
+    gucs::SHARED_ROLE.get()
+}
+
+/// `set_tenant(tenant, is_local => false)` by a shared role.
+pub fn refuse_session_scope(tenant: Uuid) -> ! {
+    raise(
+        Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        format!(
+            "vital.set_tenant({tenant}) for the whole session is refused to shared role \"{}\" (vital.shared_role is on): the tenant would stay on the pooled connection for the next client",
+            session_role_name()
+        ),
+        Some("Set the tenant for the request's transaction: BEGIN; SELECT vital.set_tenant(tenant, true); ..."),
+    )
+}
+
+/// Called by `set_tenant(tenant, is_local => true)` for a shared role, before it sets anything.
+pub fn refuse_unless_clean(tenant: Uuid) {
+    let mut dirt = Vec::new();
+    if !LOCAL_TENANT_SET.with(|s| s.get()) && gucs::tenant_raw().is_some() {
+        dirt.push("a tenant set for the session".to_string());
+    }
+    dirt.extend(changed_settings());
+    let temporary = temporary_objects();
+    if !temporary.is_empty() {
+        dirt.push(format!("temporary objects ({})", temporary.join(", ")));
+    }
+    if !dirt.is_empty() {
+        raise(
+            Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!(
+                "vital.set_tenant({tenant}, is_local => true) refused: the session of shared role \"{}\" carries state from an earlier client: {}",
+                session_role_name(),
+                dirt.join("; ")
+            ),
+            Some("The pooler must reset server connections between clients (pgbouncer: server_reset_query = DISCARD ALL, server_reset_query_always = 1); call vital.set_tenant(tenant, true) first in the transaction."),
+        );
+    }
+}
+
+/// Called after `set_tenant(tenant, is_local => true)` succeeded.
+pub fn note_local_tenant() {
+    LOCAL_TENANT_SET.with(|s| s.set(true));
+}
+
+/// The settings in [`SESSION_SETTINGS`] whose value differs from what `RESET` would give
+/// (the server's, the database's or the role's default), described.
+fn changed_settings() -> Vec<String> {
+    let mut changed = Vec::new();
+    for name in SESSION_SETTINGS {
+        // SAFETY: known setting names; both calls return strings owned by the GUC machinery,
+        // copied before anything else runs.
+        let (value, default) = unsafe {
+            let value = pg_sys::GetConfigOption(name.as_ptr(), true, false);
+            let default = pg_sys::GetConfigOptionResetString(name.as_ptr());
+            if value.is_null() || default.is_null() {
+                continue;
+            }
+            (
+                CStr::from_ptr(value).to_string_lossy().into_owned(),
+                CStr::from_ptr(default).to_string_lossy().into_owned(),
+            )
+        };
+        if value != default {
+            changed.push(format!(
+                "{} = '{value}' (default '{default}')",
+                name.to_string_lossy()
+            ));
+        }
+    }
+    changed
+}
+
+/// Up to three of the objects in this session's temporary schema, by name.
+fn temporary_objects() -> Vec<String> {
+    let mut namespace = pg_sys::InvalidOid;
+    let mut toast_namespace = pg_sys::InvalidOid;
+    // SAFETY: writes the backend's temporary namespace OIDs into our locals.
+    unsafe { pg_sys::GetTempNamespaceState(&mut namespace, &mut toast_namespace) };
+    if namespace == pg_sys::InvalidOid {
+        return Vec::new();
+    }
+    privileged::as_vital(|| {
+        sql::column::<String>(
+            "SELECT name FROM (
+                 SELECT c.relname::pg_catalog.text AS name FROM pg_catalog.pg_class c
+                  WHERE c.relnamespace OPERATOR(pg_catalog.=) $1
+                 UNION ALL
+                 SELECT p.proname::pg_catalog.text FROM pg_catalog.pg_proc p
+                  WHERE p.pronamespace OPERATOR(pg_catalog.=) $1
+                 UNION ALL
+                 SELECT o.oprname::pg_catalog.text FROM pg_catalog.pg_operator o
+                  WHERE o.oprnamespace OPERATOR(pg_catalog.=) $1
+                 UNION ALL
+                 SELECT t.typname::pg_catalog.text FROM pg_catalog.pg_type t
+                  WHERE t.typnamespace OPERATOR(pg_catalog.=) $1 AND t.typrelid OPERATOR(pg_catalog.=) 0
+                    AND t.typelem OPERATOR(pg_catalog.=) 0
+             ) o ORDER BY name LIMIT 3",
+            &[namespace.into()],
+        )
+    })
+}
+
+fn session_role_name() -> String {
+    crate::tenants::role_name(unsafe { pg_sys::GetSessionUserId() })
+}
