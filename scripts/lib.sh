@@ -62,11 +62,12 @@ stop_cluster() {
     fi
 }
 
-# start_pgbouncer DIR PORT BACKEND_PORT: pgbouncer on loopback in transaction pooling mode, in
-# front of the scratch cluster, for the pooler tests. Two pools: vital_it (4 server
+# start_pgbouncer DIR PORT BACKEND_PORT [reset]: pgbouncer on loopback in transaction pooling
+# mode, in front of the scratch cluster, for the pooler tests. Two pools: vital_it (4 server
 # connections) and vital_it_single (1, to make the session-level hazard deterministic).
+# With "reset", it runs DISCARD ALL after every transaction (docs/security.md, shared roles).
 start_pgbouncer() {
-    local dir=$1 port=$2 backend=$3
+    local dir=$1 port=$2 backend=$3 reset=${4:-}
     stop_pgbouncer "$dir"
     rm -rf "$dir"; mkdir -p "$dir"
     cat > "$dir/pgbouncer.ini" <<INI
@@ -87,7 +88,10 @@ ignore_startup_parameters = extra_float_digits,options
 logfile = $dir/pgbouncer.log
 pidfile = $dir/pgbouncer.pid
 INI
-    printf '"vital_it_app" ""\n"postgres" ""\n' > "$dir/users.txt"
+    if [ "$reset" = reset ]; then
+        printf 'server_reset_query = DISCARD ALL\nserver_reset_query_always = 1\n' >> "$dir/pgbouncer.ini"
+    fi
+    printf '"vital_it_app" ""\n"vital_it_shared" ""\n"postgres" ""\n' > "$dir/users.txt"
     [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$dir"
     as_postgres /usr/sbin/pgbouncer -d "$dir/pgbouncer.ini"
     for _ in $(seq 50); do

@@ -45,11 +45,16 @@ POOLER_DIR=/tmp/vital_test_pgbouncer
 POOLER_PORT=${VITAL_TEST_POOLER_PORT:-56432}
 say "pgbouncer (transaction pooling) on 127.0.0.1:$POOLER_PORT"
 start_pgbouncer "$POOLER_DIR" "$POOLER_PORT" "$PORT"
-trap 'stop_pgbouncer "$POOLER_DIR"; stop_cluster "$CLUSTER"' EXIT
+RESET_POOLER_DIR=/tmp/vital_test_pgbouncer_reset
+RESET_POOLER_PORT=$((POOLER_PORT + 1))
+say "pgbouncer (transaction pooling, DISCARD ALL after every transaction) on 127.0.0.1:$RESET_POOLER_PORT"
+start_pgbouncer "$RESET_POOLER_DIR" "$RESET_POOLER_PORT" "$PORT" reset
+trap 'stop_pgbouncer "$POOLER_DIR"; stop_pgbouncer "$RESET_POOLER_DIR"; stop_cluster "$CLUSTER"' EXIT
 
 say "integration tests over real connections"
 VITAL_TEST_DSN="host=127.0.0.1 port=$PORT user=postgres dbname=postgres" \
 VITAL_TEST_POOLER="host=127.0.0.1 port=$POOLER_PORT" \
+VITAL_TEST_POOLER_RESET="host=127.0.0.1 port=$RESET_POOLER_PORT" \
     cargo test --features "pg15 pg_test" --test '*' -- --ignored --test-threads=4
 
 say "the VITAL migration: apply, tenant views, rollback, fingerprints, a differently-shaped database"
@@ -57,6 +62,7 @@ PGHOST=127.0.0.1 PGPORT="$PORT" PGUSER=postgres tests/migration/run.sh
 
 say "benchmark smoke run (tiny data; the real run is ./bench/run.sh)"
 stop_pgbouncer "$POOLER_DIR"
+stop_pgbouncer "$RESET_POOLER_DIR"
 stop_cluster "$CLUSTER"
 ./bench/run.sh --smoke
 

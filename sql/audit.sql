@@ -130,10 +130,11 @@ app_roles AS (
                     WHERE NOT pg_has_role(r.oid, reg.relowner, 'USAGE')
                       AND has_table_privilege(r.oid, reg.oid, 'SELECT, INSERT, UPDATE, DELETE'))
 ),
+-- App roles that serve several tenants through a pool (pooled_session.rs).
 shared_roles AS (
-    SELECT r.oid, r.rolname
-      FROM pg_roles r
-     WHERE lower(coalesce(vital.login_setting(r.oid, 'vital.shared_role'), 'off')) IN ('on', 'true', 'yes', '1')
+    SELECT ar.oid, ar.rolname
+      FROM app_roles ar
+     WHERE lower(coalesce(vital.login_setting(ar.oid, 'vital.shared_role'), 'off')) IN ('on', 'true', 'yes', '1')
 ),
 definer_functions AS (
     SELECT p.oid, string_agg(DISTINCT reg.name, ', ') AS tables

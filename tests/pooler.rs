@@ -153,3 +153,159 @@ fn session_level_tenant_leaks_through_a_transaction_pooler_and_is_local_does_not
         "a transaction-scoped tenant reached another client"
     );
 }
+
+const SHARED_ROLE: &str = "vital_it_shared";
+
+/// One pooled client of `role` through the pooler named by `env` (VITAL_TEST_POOLER, or
+/// VITAL_TEST_POOLER_RESET: the pgbouncer that runs DISCARD ALL after every transaction).
+fn pooled_through(env: &str, role: &str, dbname: &str) -> Client {
+    let pooler = std::env::var(env)
+        .unwrap_or_else(|_| panic!("{env} is not set: run the pooler tests through scripts/test.sh"));
+    Client::connect(&format!("{pooler} user={role} dbname={dbname}"), NoTls)
+        .unwrap_or_else(|e| panic!("connect through pgbouncer ({env}): {e}"))
+}
+
+/// The shared role (vital.shared_role = on), allowed `tenants`, may read and write
+/// `<schema>.notes`. Made once per test binary; the allowances and grants per test.
+fn shared_role(admin: &mut Client, schema: &str, tenants: &[&str]) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        superuser()
+            .batch_execute(&format!(
+                "DO $$ BEGIN
+                   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{SHARED_ROLE}') THEN
+                     CREATE ROLE {SHARED_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS;
+                   END IF;
+                 END $$;
+                 ALTER ROLE {SHARED_ROLE} SET vital.shared_role = on;"
+            ))
+            .unwrap();
+    });
+    admin
+        .batch_execute(&format!(
+            "GRANT USAGE ON SCHEMA {schema} TO {SHARED_ROLE};
+             GRANT SELECT, INSERT, UPDATE, DELETE ON {schema}.notes TO {SHARED_ROLE};"
+        ))
+        .unwrap();
+    for tenant in tenants {
+        admin
+            .execute(
+                "SELECT vital.allow_tenant($1::text::regrole, $2::text::uuid)",
+                &[&SHARED_ROLE, tenant],
+            )
+            .unwrap();
+    }
+}
+
+/// A request of one tenant through the pool: the notes it reads by the unqualified name
+/// `notes` (which a temporary view would shadow), or the error's SQLSTATE and message.
+fn request(client: &mut Client, tenant: &str, schema: &str) -> Result<String, (String, String)> {
+    let batch = format!(
+        "BEGIN;
+         SELECT vital.set_tenant('{tenant}', true);
+         SET LOCAL search_path = {schema};
+         SELECT string_agg(body, ',' ORDER BY body) FROM notes;
+         COMMIT;"
+    );
+    match client.simple_query(&batch) {
+        Ok(messages) => Ok(values(&messages)
+            .last()
+            .and_then(|r| r[0].clone())
+            .unwrap_or_default()),
+        Err(e) => {
+            let failed = (
+                e.code().map(|c| c.code().to_string()).unwrap_or_default(),
+                e.as_db_error()
+                    .map(|d| d.message().to_string())
+                    .unwrap_or_default(),
+            );
+            client.simple_query("ROLLBACK").unwrap();
+            Err(failed)
+        }
+    }
+}
+
+/// Line 38 behind a pgbouncer that does not reset connections: the shared role cannot set a
+/// tenant for the session, and what one client leaves on the server connection (a temporary
+/// view that shadows the table, a session default that breaks writes) stops the next client's
+/// set_tenant(t, true) with 55000 instead of reading through it. DISCARD ALL cleans it.
+#[test]
+#[ignore = "needs the scratch cluster and pgbouncer: run through scripts/test.sh"]
+fn shared_role_refuses_session_tenants_and_dirty_pooled_sessions() {
+    let mut admin = superuser();
+    let s = test_schema(&mut admin, "shared");
+    let a = create_tenant(&mut admin, "shared-a");
+    let b = create_tenant(&mut admin, "shared-b");
+    notes_table(&mut admin, &s, false, &[(&a, "a"), (&b, "b")]);
+    shared_role(&mut admin, &s, &[&a, &b]);
+    // One server connection: the attacker's and the victim's requests share it.
+    let mut attacker = pooled_through("VITAL_TEST_POOLER", SHARED_ROLE, "vital_it_single");
+    let mut victim = pooled_through("VITAL_TEST_POOLER", SHARED_ROLE, "vital_it_single");
+    attacker.simple_query("DISCARD ALL").unwrap();
+    assert_eq!(request(&mut victim, &b, &s), Ok("b note".to_string()));
+
+    let session_scope = attacker.simple_query(&format!("SELECT vital.set_tenant('{a}')"));
+    assert_eq!(sqlstate(session_scope), "42501");
+    assert_eq!(
+        sqlstate(attacker.simple_query("SET vital.shared_role = off")),
+        "42501",
+        "the role turned the setting off"
+    );
+
+    // A temporary view named like the table, planted in tenant A's request.
+    attacker
+        .simple_query(&format!(
+            "BEGIN; SELECT vital.set_tenant('{a}', true);
+             CREATE TEMP VIEW notes AS SELECT 'captured ' || body AS body FROM {s}.notes;
+             COMMIT;"
+        ))
+        .unwrap();
+    let (code, message) =
+        request(&mut victim, &b, &s).expect_err("the victim read through the temporary view");
+    assert_eq!(code, "55000");
+    assert!(message.contains("temporary objects (notes)"), "{message}");
+    attacker.simple_query("DISCARD ALL").unwrap();
+    assert_eq!(request(&mut victim, &b, &s), Ok("b note".to_string()));
+
+    // A session default that breaks every later writer.
+    attacker
+        .simple_query("SET default_transaction_read_only = on")
+        .unwrap();
+    let (code, message) = request(&mut victim, &b, &s).expect_err("the victim ran read-only");
+    assert_eq!(code, "55000");
+    assert!(message.contains("default_transaction_read_only"), "{message}");
+    attacker.simple_query("DISCARD ALL").unwrap();
+    assert_eq!(request(&mut victim, &b, &s), Ok("b note".to_string()));
+}
+
+/// Line 38 behind the pgbouncer settings docs/security.md gives (server_reset_query = DISCARD
+/// ALL, server_reset_query_always = 1): the same attacks leave nothing for the next client,
+/// whose request runs and reads its own rows.
+#[test]
+#[ignore = "needs the scratch cluster and pgbouncer: run through scripts/test.sh"]
+fn shared_role_behind_a_resetting_pooler_starts_every_request_clean() {
+    let mut admin = superuser();
+    let s = test_schema(&mut admin, "sharedreset");
+    let a = create_tenant(&mut admin, "sharedreset-a");
+    let b = create_tenant(&mut admin, "sharedreset-b");
+    notes_table(&mut admin, &s, false, &[(&a, "a"), (&b, "b")]);
+    shared_role(&mut admin, &s, &[&a, &b]);
+    let mut attacker = pooled_through("VITAL_TEST_POOLER_RESET", SHARED_ROLE, "vital_it_single");
+    let mut victim = pooled_through("VITAL_TEST_POOLER_RESET", SHARED_ROLE, "vital_it_single");
+    attacker
+        .simple_query(&format!(
+            "BEGIN; SELECT vital.set_tenant('{a}', true);
+             CREATE TEMP VIEW notes AS SELECT 'captured ' || body AS body FROM {s}.notes;
+             COMMIT;"
+        ))
+        .unwrap();
+    attacker
+        .simple_query("SET default_transaction_read_only = on")
+        .unwrap();
+    assert_eq!(request(&mut victim, &b, &s), Ok("b note".to_string()));
+    victim
+        .simple_query(&format!(
+            "BEGIN; SELECT vital.set_tenant('{b}', true); INSERT INTO {s}.notes VALUES (500, 'written'); COMMIT;"
+        ))
+        .expect("the victim could not write");
+}

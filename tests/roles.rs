@@ -245,8 +245,24 @@ fn parallel_plans_stop_after_suspension_and_after_revocation() {
         s.schema
     ))
     .unwrap();
-    let plan: Vec<String> = c
-        .query("EXPLAIN EXECUTE n", &[])
+    // EXPLAIN is refused to the login (statement_guard.rs): the owner, under the same forced
+    // policies and settings, shows the plan is parallel.
+    let mut owner = owner_of_table(&mut admin, &format!("{}.notes", s.schema));
+    force_parallel(&mut owner);
+    assert_eq!(set_tenant_state(&mut owner, &s.allowed), "none");
+    assert_eq!(
+        sqlstate(c.query("EXPLAIN EXECUTE n", &[])),
+        "42501",
+        "EXPLAIN by a restricted login"
+    );
+    let plan: Vec<String> = owner
+        .query(
+            &format!(
+                "EXPLAIN SELECT count(*) FROM {}.notes WHERE body <> 'x'",
+                s.schema
+            ),
+            &[],
+        )
         .unwrap()
         .iter()
         .map(|r| r.get(0))

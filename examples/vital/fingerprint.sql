@@ -31,6 +31,20 @@ SELECT 'schema ' || md5(string_agg(line, E'\n' ORDER BY line)) AS fingerprint FR
       FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('v', 'm')
     UNION ALL
     SELECT format('fn %s', p.oid::regprocedure) FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace
+    UNION ALL
+    -- What phase 3 changes outside the schema: the database's privileges and settings, and who
+    -- may call the statistics functions.
+    SELECT format('db acl=%s', (SELECT array_agg(a::text ORDER BY a::text)
+                                  FROM unnest(coalesce(d.datacl, acldefault('d', d.datdba))) a))
+      FROM pg_database d WHERE d.datname = current_database()
+    UNION ALL
+    SELECT format('db setting %s', c)
+      FROM pg_db_role_setting s CROSS JOIN LATERAL unnest(s.setconfig) c
+     WHERE s.setrole = 0 AND s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())
+    UNION ALL
+    SELECT format('stat fn %s acl=%s', p.oid::regprocedure, (SELECT array_agg(a::text ORDER BY a::text)
+                                                               FROM unnest(coalesce(p.proacl, acldefault('f', p.proowner))) a))
+      FROM pg_proc p WHERE p.pronamespace = 'pg_catalog'::regnamespace AND left(p.proname, 12) = 'pg_stat_get_'
 ) lines;
 SELECT 'rows ' || coalesce(string_agg(format('%s=%s', relname,
            (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %I.%I', schemaname, relname),

@@ -225,3 +225,20 @@ pub fn notes_table(admin: &mut Client, schema: &str, shared_reads: bool, tenants
             .unwrap();
     }
 }
+
+/// Makes a new login role (NOSUPERUSER NOBYPASSRLS) the owner of `table` and connects as it.
+/// vital refuses EXPLAIN of registered tables to the roles their policies bind
+/// (statement_guard.rs); the owner is bound by the same forced policies and may EXPLAIN, so it
+/// sees the plan an application's query gets.
+pub fn owner_of_table(admin: &mut Client, table: &str) -> Client {
+    let owner = unique_slug("owner").replace('-', "_");
+    let schema = table.split('.').next().expect("a qualified table name");
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE {owner} LOGIN NOSUPERUSER NOBYPASSRLS;
+             GRANT USAGE ON SCHEMA {schema} TO {owner};
+             ALTER TABLE {table} OWNER TO {owner};"
+        ))
+        .unwrap();
+    connect_as(&owner)
+}

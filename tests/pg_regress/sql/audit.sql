@@ -14,8 +14,40 @@ CREATE TABLE other_events (id int);
 SELECT vital.register_table(t) FROM unnest('{codes,parents,children,events,other_events}'::regclass[]) t;
 GRANT SELECT, INSERT, UPDATE, DELETE ON parents, children TO regress_app;
 
+-- Side channels around the policies (docs/security.md): in a database as PostgreSQL makes it,
+-- the app role's sessions do not load vital (no LOCK or EXPLAIN checks from their first
+-- statement), every role may call the statistics functions, and the app role has no timeouts.
+SELECT severity, object, problem FROM vital.audit() WHERE object NOT LIKE 'role %' OR object LIKE 'role regress%' ORDER BY 1, 2, 3;
+-- vital's recommended setup closes them; the indexes that do not lead with tenant_id stay
+-- listed (timing remains a channel).
+DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET session_preload_libraries = %L', current_database(), 'vital_tenancy'); END $$;
+ALTER ROLE regress_app SET lock_timeout = '5s';
+ALTER ROLE regress_app SET idle_in_transaction_session_timeout = '1min';
+SELECT vital.restrict_statistics() > 60 AS restricted;
+-- A key drawn from one sequence is a residual every tenant shares; one that starts with
+-- tenant_id is not.
+CREATE TABLE counters (id serial PRIMARY KEY, n int);
+SELECT vital.register_table('counters');
+SELECT severity, object, problem FROM vital.audit() WHERE object LIKE '%counters%' ORDER BY 1, 2, 3;
+ALTER TABLE counters DROP CONSTRAINT counters_pkey, ADD PRIMARY KEY (tenant_id, id);
+SELECT severity, object, problem FROM vital.audit() WHERE object LIKE '%counters%' ORDER BY 1, 2, 3;
+SELECT vital.unregister_table('counters', true);
+DROP TABLE counters;
+-- A shared role (one role for every tenant, behind a pool) that may create temporary objects.
+CREATE ROLE regress_shared LOGIN NOSUPERUSER NOBYPASSRLS;
+ALTER ROLE regress_shared SET vital.shared_role = on;
+ALTER ROLE regress_shared SET lock_timeout = '5s';
+ALTER ROLE regress_shared SET idle_in_transaction_session_timeout = '1min';
+GRANT SELECT ON parents TO regress_shared;
+SELECT severity, object, problem FROM vital.audit() WHERE object = 'role regress_shared' ORDER BY 1, 2, 3;
+DO $$ BEGIN EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database()); END $$;
+SELECT severity, object, problem FROM vital.audit() WHERE object = 'role regress_shared' ORDER BY 1, 2, 3;
+DO $$ BEGIN EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO PUBLIC', current_database()); END $$;
+REVOKE ALL ON parents FROM regress_shared;
+DROP ROLE regress_shared;
+
 -- Healthy: no error and no warning; the roles that bypass RLS are listed as info.
-SELECT severity, object, problem FROM vital.audit() WHERE object NOT LIKE 'role %' OR object LIKE 'role regress%';
+SELECT severity, object, problem FROM vital.audit() WHERE (object NOT LIKE 'role %' OR object LIKE 'role regress%') AND problem NOT LIKE 'does not lead with tenant_id%';
 
 -- What vital's event triggers refuse, done with them off (as some managed services require,
 -- or `session_replication_role = replica`): the audit still sees every broken invariant.
@@ -60,8 +92,8 @@ DROP INDEX children_tenant_id_idx;
 GRANT SET ON PARAMETER vital.tenant TO regress_app;
 
 SELECT severity, regexp_replace(object, '^registration [0-9]+$', 'registration <oid>') AS object, problem
-  FROM vital.audit() WHERE object NOT LIKE 'role %' OR object LIKE 'role regress%';
-SELECT count(*) AS findings_with_a_fix FROM vital.audit() WHERE fix <> '' AND (object NOT LIKE 'role %' OR object LIKE 'role regress%');
+  FROM vital.audit() WHERE (object NOT LIKE 'role %' OR object LIKE 'role regress%') AND problem NOT LIKE 'does not lead with tenant_id%';
+SELECT count(*) AS findings_with_a_fix FROM vital.audit() WHERE fix <> '' AND (object NOT LIKE 'role %' OR object LIKE 'role regress%') AND problem NOT LIKE 'does not lead with tenant_id%';
 
 -- Following the fixes, with the event triggers on again, brings it back to healthy: a command
 -- that repairs one problem is not refused for the problems that remain.
@@ -91,7 +123,7 @@ ALTER TABLE events ALTER COLUMN tenant_id SET DEFAULT vital.current_tenant();
 ALTER TABLE other_events NO INHERIT archive;
 DELETE FROM vital.registrations WHERE NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = relid::oid);
 SELECT vital.register_table(t) FROM unnest('{parents,children,events}'::regclass[]) t;
-SELECT severity, object, problem FROM vital.audit() WHERE object NOT LIKE 'role %' OR object LIKE 'role regress%';
+SELECT severity, object, problem FROM vital.audit() WHERE (object NOT LIKE 'role %' OR object LIKE 'role regress%') AND problem NOT LIKE 'does not lead with tenant_id%';
 
 -- The deep check scans the data: a child row that references another tenant's parent.
 SELECT vital.create_tenant('regress-a', 'A') IS NOT NULL AS a, vital.create_tenant('regress-b', 'B') IS NOT NULL AS b;
@@ -108,7 +140,7 @@ SELECT severity, object, problem FROM vital.audit(deep => true) WHERE severity <
 CREATE TABLE ci_parents (code citext PRIMARY KEY);
 CREATE TABLE ci_children (id int PRIMARY KEY, code citext REFERENCES ci_parents);
 SELECT vital.register_table('ci_parents'), vital.register_table('ci_children');
-SELECT severity, object, problem FROM vital.audit(deep => true) WHERE object LIKE '%ci_children%';
+SELECT severity, object, problem FROM vital.audit(deep => true) WHERE object LIKE '%ci_children%' AND problem NOT LIKE 'does not lead with tenant_id%';
 SELECT vital.unregister_table('ci_children', true), vital.unregister_table('ci_parents', true);
 DROP TABLE ci_children, ci_parents;
 SELECT count(*) AS without_deep FROM vital.audit() WHERE severity <> 'info';
@@ -117,7 +149,7 @@ DELETE FROM parents WHERE id = 10;
 
 -- Indexes a tenant's search cannot use under row level security (operators not LEAKPROOF).
 CREATE INDEX parents_code_fts ON parents USING gin (to_tsvector('simple', code));
-SELECT severity, object, problem FROM vital.audit() WHERE object LIKE 'index %';
+SELECT severity, object, problem FROM vital.audit() WHERE object LIKE 'index %' AND problem NOT LIKE 'does not lead with tenant_id%';
 DROP INDEX parents_code_fts;
 
 -- The audit belongs to DBAs.
@@ -132,6 +164,8 @@ DROP TABLE children, parents, codes, events, other_events, parent_log, archive;
 DROP EXTENSION citext;
 SELECT vital.drop_tenant(vital.tenant_id('regress-a'));
 SELECT vital.drop_tenant(vital.tenant_id('regress-b'));
+SELECT vital.restrict_statistics(restricted => false) > 60 AS restored;
+DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET session_preload_libraries', current_database()); END $$;
 DROP EXTENSION vital_tenancy;
 DROP SCHEMA vital;
 DROP ROLE regress_app;
