@@ -95,6 +95,20 @@ compare "1b. pooled point read, the same four statements pipelined (extended pro
 compare "2. insert, tenant set once per connection" vital_insert.sql bench_app plain_insert.sql bench_plain
 compare "2. update by id, tenant set once per connection" vital_update.sql bench_app plain_update.sql bench_plain
 
+# -- 8. what vital's statement hooks (statement_guard.rs: LOCK and EXPLAIN checks) cost a
+#       statement that is neither, and what loading vital at session start costs a connection
+#       (session_preload_libraries, which the hooks need from a session's first statement)
+"${PSQL[@]}" -d bench -c "DO \$\$ BEGIN
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bench_hooked') THEN
+            CREATE ROLE bench_hooked LOGIN NOSUPERUSER NOBYPASSRLS;
+        END IF; END \$\$" \
+    -c "GRANT SELECT ON notes_plain TO bench_hooked" \
+    -c "ALTER ROLE bench_hooked SET session_preload_libraries = 'vital_tenancy'"
+compare "8. point read of a table vital does not manage, in sessions that loaded vital (its hooks run) vs not" \
+    plain_point.sql bench_hooked plain_point.sql bench_plain
+compare "8. the same, a new connection per read (pgbench -C): loading vital at session start" \
+    plain_point.sql bench_hooked plain_point.sql bench_plain -C
+
 # -- 3. registration ------------------------------------------------------------------------
 sqlbench bench registration.sql -v rows="$REG_ROWS" -v rounds="$([ $SMOKE = 1 ] && echo 1 || echo 3)"
 

@@ -79,19 +79,23 @@ unsafe extern "C-unwind" fn process_utility(
         Some(pg_sys::NodeTag::T_ExplainStmt) => Some(Explaining::set(EXPLAINING.with(|e| e.get()) + 1)),
         _ => None,
     };
-    // SAFETY: the arguments are passed through unchanged, as every ProcessUtility hook does.
+    // SAFETY: the arguments are passed through unchanged, as every ProcessUtility hook does. A
+    // previous hook is a raw C pointer: its errors are caught at the FFI boundary, so that they
+    // unwind through `_explaining` (which restores the depth) instead of jumping over it.
     unsafe {
         match PREVIOUS_PROCESS_UTILITY {
-            Some(previous) => previous(
-                pstmt,
-                query_string,
-                read_only_tree,
-                context,
-                params,
-                query_env,
-                dest,
-                qc,
-            ),
+            Some(previous) => pg_sys::ffi::pg_guard_ffi_boundary(|| {
+                previous(
+                    pstmt,
+                    query_string,
+                    read_only_tree,
+                    context,
+                    params,
+                    query_env,
+                    dest,
+                    qc,
+                )
+            }),
             None => pg_sys::standard_ProcessUtility(
                 pstmt,
                 query_string,
@@ -117,7 +121,7 @@ unsafe extern "C-unwind" fn executor_start(query_desc: *mut pg_sys::QueryDesc, e
     // SAFETY: passed through unchanged.
     unsafe {
         match PREVIOUS_EXECUTOR_START {
-            Some(previous) => previous(query_desc, eflags),
+            Some(previous) => pg_sys::ffi::pg_guard_ffi_boundary(|| previous(query_desc, eflags)),
             None => pg_sys::standard_ExecutorStart(query_desc, eflags),
         }
     }

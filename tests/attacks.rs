@@ -21,6 +21,14 @@
 //! 31 revocation, workers .. roles::revoking_an_allowance_stops_a_session_already_in_the_tenant,
 //!                           roles::parallel_plans_stop_after_suspension_and_after_revocation
 //! 32 moving rows .......... moves.rs (both sides of a foreign key, deferred subtree moves)
+//! 35 index order .......... side_channels::line_35_index_oracle_through_explain_learns_nothing,
+//!                           side_channels::line_35_index_oracle_through_statistics_functions_learns_nothing
+//! 36 locks ................ side_channels::line_36_strong_locks_are_refused_to_roles_the_policies_bind
+//! 37 global keys .......... side_channels::line_37_sequence_keys_are_reported_and_tenant_keys_hold
+//! 38 pooled session state . pooler::shared_role_refuses_session_tenants_and_dirty_pooled_sessions,
+//!                           pooler::shared_role_behind_a_resetting_pooler_starts_every_request_clean
+//! 39 shared channels ...... side_channels::line_39_other_roles_query_texts_are_hidden (the rest: docs/security.md)
+//! 35-38 audit findings .... pg_regress audit.sql (each missing setting found, then fixed)
 
 mod common;
 use common::*;

@@ -157,6 +157,13 @@ fn line_35_index_oracle_through_explain_learns_nothing() {
         app.batch_execute("EXECUTE q").unwrap();
     }
     assert_eq!(sqlstate(app.batch_execute("EXPLAIN ANALYZE EXECUTE q")), "42501");
+    // A refusal caught inside a function (a subtransaction) leaves no EXPLAIN state behind.
+    app.batch_execute(&format!(
+        "DO $$ BEGIN EXECUTE 'EXPLAIN SELECT * FROM {}';
+                 EXCEPTION WHEN insufficient_privilege THEN NULL; END $$",
+        f.table
+    ))
+    .unwrap();
     // The query itself still runs and shows only the tenant's rows.
     let n: i64 = app
         .query_one(&format!("SELECT count(*) FROM {} WHERE id < 200", f.table), &[])
