@@ -65,6 +65,8 @@ pub mod pg_test {
     pub fn setup(_options: Vec<&str>) {}
 
     pub fn postgresql_conf_options() -> Vec<&'static str> {
-        vec![]
+        // The scratch cluster of the integration tests keeps PostgreSQL's default of 0; this
+        // one lets audit_warns_about_prepared_transactions see the finding.
+        vec!["max_prepared_transactions = 2"]
     }
 }

@@ -25,6 +25,20 @@ mod tests {
         one::<String>("SELECT current_setting('vital_test.sqlstate')").unwrap()
     }
 
+    /// With prepared transactions enabled (this test cluster runs with 2), a tenant's
+    /// PREPARE TRANSACTION can keep its locks after it disconnects: audit() warns.
+    #[pg_test]
+    fn audit_warns_about_prepared_transactions() {
+        assert_eq!(
+            one::<String>(
+                "SELECT severity || ': ' || left(problem, 5) FROM vital.audit()
+                  WHERE object = 'setting max_prepared_transactions'"
+            )
+            .as_deref(),
+            Some("warning: is 2:")
+        );
+    }
+
     #[pg_test]
     fn platform_tenant_is_created_by_create_extension() {
         assert_eq!(
