@@ -4,18 +4,30 @@
 -- The statistics functions that take a relation's (or database's, or function's) OID: their
 -- counters (index entries returned, tuples fetched, blocks read, ...) count every tenant's
 -- rows a statement touched, so a tenant that may call them learns how many rows of other
--- tenants matched its own conditions. The pg_stat_* and pg_statio_* views call them.
+-- tenants matched its own conditions. The pg_stat_* and pg_statio_* views call them. Where
+-- pg_stat_statements is installed, its two readers too: the buffer counters of a tenant's own
+-- statements grow with the pages of other tenants' rows its scans visit, and every role sees
+-- every other role's counters.
 CREATE FUNCTION vital.statistics_functions()
 RETURNS SETOF regprocedure
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $functions$
-SELECT p.oid::regprocedure
-  FROM pg_proc p
- WHERE p.pronamespace = 'pg_catalog'::regnamespace
-   AND left(p.proname, 12) = 'pg_stat_get_'
-   AND p.pronargs = 1 AND p.proargtypes[0] = 'oid'::regtype
- ORDER BY p.proname
+SELECT f FROM (
+    SELECT p.oid::regprocedure AS f, p.proname
+      FROM pg_proc p
+     WHERE p.pronamespace = 'pg_catalog'::regnamespace
+       AND left(p.proname, 12) = 'pg_stat_get_'
+       AND p.pronargs = 1 AND p.proargtypes[0] = 'oid'::regtype
+    UNION ALL
+    SELECT p.oid::regprocedure, p.proname
+      FROM pg_extension e
+      JOIN pg_depend d ON d.refclassid = 'pg_extension'::regclass AND d.refobjid = e.oid
+                      AND d.classid = 'pg_proc'::regclass AND d.deptype = 'e'
+      JOIN pg_proc p ON p.oid = d.objid
+     WHERE e.extname = 'pg_stat_statements' AND p.proname IN ('pg_stat_statements', 'pg_stat_statements_info')
+) functions
+ORDER BY proname, f::text
 $functions$;
 
 -- Takes EXECUTE on vital.statistics_functions() from PUBLIC and gives it to pg_read_all_stats
@@ -49,31 +61,30 @@ BEGIN
 END
 $restrict$;
 
--- The value a new session of `role` in this database starts with: the role's setting for this
--- database, the role's own, the database's, then the server's (`role` 0: the database's, then
--- the server's). The server's value is the one this session sees unless this session's role,
--- database or client changed it; then PostgreSQL's built-in default stands in for it.
+-- The value a new session of `role` in this database starts with, in PostgreSQL's order: the
+-- role's setting for this database, the role's own, the database's, `ALTER ROLE ALL`'s, then
+-- the server's (`role` 0: from the database's on). The server's value is the one this session
+-- sees unless this session's role, database or client changed it; then PostgreSQL's built-in
+-- default stands in for it. (Parameters are referred to by position: in a SQL function a column
+-- of the same name, such as pg_settings.setting, would win over them.)
 CREATE FUNCTION vital.login_setting(role oid, setting text)
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $setting$
 SELECT coalesce(
-    (SELECT substr(c, length(setting) + 2)
+    (SELECT substr(c, length($2) + 2)
        FROM pg_db_role_setting s CROSS JOIN LATERAL unnest(s.setconfig) c
-      WHERE role <> 0 AND s.setrole = role
-        AND s.setdatabase IN (0, (SELECT d.oid FROM pg_database d WHERE d.datname = current_database()))
-        AND left(c, length(setting) + 1) = setting || '='
-      ORDER BY s.setdatabase DESC
+      WHERE (s.setrole, s.setdatabase) IN (($1, (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())),
+                                           ($1, 0::oid),
+                                           (0::oid, (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())),
+                                           (0::oid, 0::oid))
+        AND left(c, length($2) + 1) = $2 || '='
+      ORDER BY s.setrole = $1 AND $1 <> 0 DESC, s.setdatabase <> 0 DESC
       LIMIT 1),
-    (SELECT substr(c, length(setting) + 2)
-       FROM pg_db_role_setting s CROSS JOIN LATERAL unnest(s.setconfig) c
-      WHERE s.setrole = 0
-        AND s.setdatabase = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
-        AND left(c, length(setting) + 1) = setting || '='),
     (SELECT CASE WHEN ps.source IN ('database', 'user', 'database user', 'client', 'session')
                  THEN ps.boot_val ELSE ps.setting END
-       FROM pg_settings ps WHERE ps.name = setting))
+       FROM pg_settings ps WHERE ps.name = $2))
 $setting$;
 
 -- Whether a list of libraries (a *_preload_libraries value) names vital_tenancy.

@@ -65,8 +65,9 @@ pub mod pg_test {
     pub fn setup(_options: Vec<&str>) {}
 
     pub fn postgresql_conf_options() -> Vec<&'static str> {
-        // The scratch cluster of the integration tests keeps PostgreSQL's default of 0; this
-        // one lets audit_warns_about_prepared_transactions see the finding.
-        vec!["max_prepared_transactions = 2"]
+        // The scratch cluster of the integration tests keeps PostgreSQL's defaults; this one
+        // lets audit_warns_about_prepared_transactions see the finding, and
+        // audit_reads_timeouts_from_the_server_configuration a server-wide timeout.
+        vec!["max_prepared_transactions = 2", "lock_timeout = '5s'"]
     }
 }

@@ -6,8 +6,15 @@
 //!   and apply to the next client's statements;
 //! * with `is_local => true`, refuses to start on a session another client left dirty: a
 //!   temporary object (a temp view named like a registered table captures the next client's
-//!   rows), a tenant set for the session, or a session-level value of a setting that changes
-//!   what the next client's statements do (`search_path`, `default_transaction_read_only`, ...).
+//!   rows), a prepared statement made with SQL `PREPARE` (one named like the pooler's own would
+//!   run the attacker's SQL in the next client's transaction), a `LISTEN`, a tenant set for the
+//!   session, or a session-level value of a setting that changes what the next client's
+//!   statements do (`search_path`, `default_transaction_read_only`, ...).
+//!
+//! Whether the role is shared is read from the setting and, failing closed, from the catalogs
+//! (`pg_db_role_setting`, as `vital.login_setting()` reads it): a client's startup option
+//! `-c vital.shared_role=off` reaches a preloaded library as a placeholder that outranks the
+//! role's setting and is then rejected (superuser-only), which would leave the default, off.
 //!
 //! Refusing rather than cleaning: the request fails loudly instead of running on state nobody
 //! chose, and cleaning from inside a running statement (dropping temporary objects it may
@@ -22,7 +29,7 @@ use std::ffi::CStr;
 
 /// Settings whose session-level value changes what the next client's statements read, write
 /// or wait for.
-const SESSION_SETTINGS: [&CStr; 11] = [
+const SESSION_SETTINGS: [&CStr; 15] = [
     c"search_path",
     c"default_transaction_read_only",
     c"default_transaction_isolation",
@@ -34,11 +41,18 @@ const SESSION_SETTINGS: [&CStr; 11] = [
     c"lock_timeout",
     c"idle_in_transaction_session_timeout",
     c"temp_tablespaces",
+    c"synchronous_commit",
+    c"exit_on_error",
+    c"gin_fuzzy_search_limit",
+    c"transform_null_equals",
 ];
 
 thread_local! {
     /// Whether this transaction already set its tenant with `set_tenant(t, true)`.
     static LOCAL_TENANT_SET: Cell<bool> = const { Cell::new(false) };
+    /// What the catalogs say of the session user, read once: role settings apply to sessions
+    /// that start after they change, as PostgreSQL's own do.
+    static SHARED_IN_CATALOG: Cell<Option<(pg_sys::Oid, bool)>> = const { Cell::new(None) };
 }
 
 pub fn init() {
@@ -61,9 +75,28 @@ unsafe extern "C-unwind" fn transaction_ends(event: pg_sys::XactEvent::Type, _ar
     }
 }
 
-/// Whether the session's login role is a shared role.
+/// Whether the session's login role is a shared role: the setting says so, or the catalogs do.
 pub fn is_shared_role() -> bool {
-    gucs::SHARED_ROLE.get()
+    gucs::SHARED_ROLE.get() || shared_in_catalog()
+}
+
+fn shared_in_catalog() -> bool {
+    let session_user = unsafe { pg_sys::GetSessionUserId() };
+    if let Some((user, shared)) = SHARED_IN_CATALOG.with(|c| c.get()) {
+        if user == session_user {
+            return shared;
+        }
+    }
+    let shared = privileged::as_vital(|| {
+        sql::one::<bool>(
+            "SELECT pg_catalog.lower(COALESCE(vital.login_setting($1, 'vital.shared_role'), 'off'))
+                    OPERATOR(pg_catalog.=) ANY ('{on,true,yes,1}'::pg_catalog.text[])",
+            &[session_user.into()],
+        )
+    })
+    .unwrap_or(false);
+    SHARED_IN_CATALOG.with(|c| c.set(Some((session_user, shared))));
+    shared
 }
 
 /// `set_tenant(tenant, is_local => false)` by a shared role.
@@ -85,6 +118,7 @@ pub fn refuse_unless_clean(tenant: Uuid) {
         dirt.push("a tenant set for the session".to_string());
     }
     dirt.extend(changed_settings());
+    dirt.extend(session_objects());
     let temporary = temporary_objects();
     if !temporary.is_empty() {
         dirt.push(format!("temporary objects ({})", temporary.join(", ")));
@@ -133,6 +167,26 @@ fn changed_settings() -> Vec<String> {
         }
     }
     changed
+}
+
+/// SQL-level prepared statements (`PREPARE`; the pooler's protocol-level ones are not) and
+/// `LISTEN` channels, described. One kept query: this runs on every request of a shared role.
+fn session_objects() -> Vec<String> {
+    let rows = privileged::pinned(|| {
+        sql::rows_text_kept(
+            "SELECT 'prepared statement ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(p.name)
+               FROM pg_catalog.pg_prepared_statements p WHERE p.from_sql
+             UNION ALL
+             SELECT 'LISTEN ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(l.channel)
+               FROM pg_catalog.pg_listening_channels() l(channel)",
+            &[],
+            &[],
+        )
+    });
+    rows.into_iter()
+        .filter_map(|mut row| row.swap_remove(0))
+        .take(3)
+        .collect()
 }
 
 /// Up to three of the objects in this session's temporary schema, by name.

@@ -7,6 +7,14 @@
 //!   counts recovers other tenants' values.
 //! * `LOCK TABLE` stronger than `ROW EXCLUSIVE` on a registered table (or a view over one): any
 //!   role with `UPDATE` may take `ACCESS EXCLUSIVE` and stop every tenant.
+//! * DDL that PostgreSQL locks a named table for before it checks the role's privileges
+//!   (`CREATE RULE` takes `ACCESS EXCLUSIVE`, `CREATE TRIGGER`, a foreign key to it, a partition
+//!   or child of it, `COMMENT ON`, `SECURITY LABEL`, `CREATE STATISTICS`): the attempt fails in
+//!   the end, but while its lock request waits behind any reader, every other tenant's statement
+//!   queues behind it.
+//! * Any statement that reads a registered table while `client_min_messages` sends LOG messages
+//!   to the client: `debug_print_plan` (user-settable) prints the plan with its estimates, and
+//!   `auto_explain`, where a DBA loaded it, prints `EXPLAIN ANALYZE`'s counts.
 //!
 //! A role is bound when it is not a superuser, has no `BYPASSRLS` and does not have the table
 //! owner's privileges: exactly the roles for which the policies are the barrier. Owners and
@@ -26,9 +34,14 @@ use std::ffi::{c_char, c_int};
 static mut PREVIOUS_PROCESS_UTILITY: pg_sys::ProcessUtility_hook_type = None;
 static mut PREVIOUS_EXECUTOR_START: pg_sys::ExecutorStart_hook_type = None;
 
+static mut PREVIOUS_PLANNER: pg_sys::planner_hook_type = None;
+
 thread_local! {
     /// How many `EXPLAIN` statements are running in this backend (they nest through functions).
     static EXPLAINING: Cell<u32> = const { Cell::new(0) };
+    /// Set while the checks below run their own catalog queries, which plan and start
+    /// executors too: those are not checked.
+    static CHECKING: Cell<bool> = const { Cell::new(false) };
 }
 
 pub fn init() {
@@ -39,7 +52,30 @@ pub fn init() {
         pg_sys::ProcessUtility_hook = Some(process_utility);
         PREVIOUS_EXECUTOR_START = pg_sys::ExecutorStart_hook;
         pg_sys::ExecutorStart_hook = Some(executor_start);
+        PREVIOUS_PLANNER = pg_sys::planner_hook;
+        pg_sys::planner_hook = Some(planner);
     }
+}
+
+/// Marks the checks' own queries (see `CHECKING`) until dropped.
+struct Checking(bool);
+
+impl Checking {
+    fn start() -> Self {
+        Checking(CHECKING.with(|c| c.replace(true)))
+    }
+}
+
+impl Drop for Checking {
+    fn drop(&mut self) {
+        CHECKING.with(|c| c.set(self.0));
+    }
+}
+
+/// Whether LOG-level messages reach the client (`client_min_messages` at LOG or a DEBUG level).
+fn client_sees_log() -> bool {
+    // SAFETY: a plain read of a backend global.
+    unsafe { pg_sys::client_min_messages <= pg_sys::LOG as c_int }
 }
 
 /// Restores `EXPLAINING` when dropped: on return and when an error unwinds through the hook.
@@ -77,7 +113,11 @@ unsafe extern "C-unwind" fn process_utility(
             None
         }
         Some(pg_sys::NodeTag::T_ExplainStmt) => Some(Explaining::set(EXPLAINING.with(|e| e.get()) + 1)),
-        _ => None,
+        Some(_) => {
+            refuse_lock_before_check(statement);
+            None
+        }
+        None => None,
     };
     // SAFETY: the arguments are passed through unchanged, as every ProcessUtility hook does. A
     // previous hook is a raw C pointer: its errors are caught at the FFI boundary, so that they
@@ -112,11 +152,16 @@ unsafe extern "C-unwind" fn process_utility(
 
 #[pg_guard]
 unsafe extern "C-unwind" fn executor_start(query_desc: *mut pg_sys::QueryDesc, eflags: c_int) {
-    if EXPLAINING.with(|e| e.get()) > 0 {
-        // The check's own catalog queries start executors too: not as part of the EXPLAIN.
-        let _outside = Explaining::set(0);
+    let explaining = EXPLAINING.with(|e| e.get()) > 0;
+    if (explaining || client_sees_log()) && !CHECKING.with(|c| c.get()) {
+        let _checking = Checking::start();
         // SAFETY: the executor is handed a valid QueryDesc with its PlannedStmt.
-        refuse_explain(unsafe { (*(*query_desc).plannedstmt).relationOids });
+        let relations = unsafe { (*(*query_desc).plannedstmt).relationOids };
+        if explaining {
+            refuse_reading(relations, Shown::Explain);
+        } else {
+            refuse_reading(relations, Shown::LogMessages);
+        }
     }
     // SAFETY: passed through unchanged.
     unsafe {
@@ -125,6 +170,38 @@ unsafe extern "C-unwind" fn executor_start(query_desc: *mut pg_sys::QueryDesc, e
             None => pg_sys::standard_ExecutorStart(query_desc, eflags),
         }
     }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn planner(
+    parse: *mut pg_sys::Query,
+    query_string: *const c_char,
+    cursor_options: c_int,
+    bound_params: pg_sys::ParamListInfo,
+) -> *mut pg_sys::PlannedStmt {
+    // SAFETY: passed through unchanged; a previous hook's errors are caught at the boundary.
+    let planned = unsafe {
+        match PREVIOUS_PLANNER {
+            Some(previous) => pg_sys::ffi::pg_guard_ffi_boundary(|| {
+                previous(parse, query_string, cursor_options, bound_params)
+            }),
+            None => pg_sys::standard_planner(parse, query_string, cursor_options, bound_params),
+        }
+    };
+    // pg_plan_query prints the plan (debug_print_plan) right after this returns.
+    if client_sees_log() && !CHECKING.with(|c| c.get()) {
+        let _checking = Checking::start();
+        // SAFETY: the planner returned a valid PlannedStmt.
+        refuse_reading(unsafe { (*planned).relationOids }, Shown::LogMessages);
+    }
+    planned
+}
+
+/// What would show other tenants' rows to the client.
+#[derive(Clone, Copy)]
+enum Shown {
+    Explain,
+    LogMessages,
 }
 
 /// Whether row level security is the current user's barrier to `table`: not a superuser, no
@@ -139,9 +216,9 @@ fn bound_by_policies(table: pg_sys::Oid) -> bool {
     }
 }
 
-/// The registered tables among `relations` (the OIDs an executor plan reads), bound for the
-/// current user; the first one, if any.
-fn refuse_explain(relations: *mut pg_sys::List) {
+/// Refuses a plan that reads a registered table (`relations`: the OIDs the plan reads) the
+/// policies bind the current user to, when `shown` would print what the plan saw.
+fn refuse_reading(relations: *mut pg_sys::List, shown: Shown) {
     let Some(registry) = registry::get() else {
         return;
     };
@@ -151,15 +228,234 @@ fn refuse_explain(relations: *mut pg_sys::List) {
     else {
         return;
     };
-    raise(
-        Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
-        format!(
-            "EXPLAIN of a statement that reads registered table {} is refused to role \"{}\": its estimates and counts come from every tenant's rows",
-            name_of(table),
-            current_role_name()
+    match shown {
+        Shown::Explain => raise(
+            Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!(
+                "EXPLAIN of a statement that reads registered table {} is refused to role \"{}\": its estimates and counts come from every tenant's rows",
+                name_of(table),
+                current_role_name()
+            ),
+            Some("Run the statement without EXPLAIN, or EXPLAIN it as the table's owner, a superuser or a BYPASSRLS role."),
         ),
-        Some("Run the statement without EXPLAIN, or EXPLAIN it as the table's owner, a superuser or a BYPASSRLS role."),
-    );
+        Shown::LogMessages => raise(
+            Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!(
+                "reading registered table {} with client_min_messages at LOG or DEBUG is refused to role \"{}\": plans printed to the client (debug_print_plan, auto_explain) show every tenant's rows",
+                name_of(table),
+                current_role_name()
+            ),
+            Some("SET client_min_messages = notice (the default)."),
+        ),
+    }
+}
+
+/// DDL that PostgreSQL locks a named relation for before checking the role's privileges on it
+/// (see the module comment): refused when one of those relations is a registered table the
+/// policies bind the current user to.
+fn refuse_lock_before_check(statement: *mut pg_sys::Node) {
+    let targets = locked_before_check(statement);
+    if targets.is_empty() {
+        return;
+    }
+    let Some(registry) = registry::get() else {
+        return;
+    };
+    for (range_var, needs) in targets {
+        let Some(table) = existing_relation(range_var) else {
+            continue;
+        };
+        if registry.is_registered(table) && bound_by_policies(table) && !has_privilege(table, needs) {
+            // SAFETY: CreateCommandTag reads the parse node; the name is a static string.
+            let command = unsafe {
+                std::ffi::CStr::from_ptr(pg_sys::GetCommandTagName(pg_sys::CreateCommandTag(statement)))
+            };
+            raise(
+                Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                format!(
+                    "{} naming registered table {} is refused to role \"{}\": PostgreSQL locks the table before it checks the role's privileges, so even a refused attempt would block every tenant while it waits",
+                    command.to_string_lossy(),
+                    name_of(table),
+                    current_role_name()
+                ),
+                Some("Only the table's owner (or a superuser) may run it."),
+            );
+        }
+    }
+}
+
+/// What PostgreSQL checks, after locking, before it lets the command act on a table.
+#[derive(Clone, Copy)]
+enum Needs {
+    /// Ownership (what bound_by_policies already excludes).
+    Owner,
+    /// A table privilege (TRIGGER), or REFERENCES on the table or any of its columns.
+    Privilege(u32),
+}
+
+/// Whether the current user has what `needs` asks for on `table` (ownership is decided by
+/// `bound_by_policies`).
+fn has_privilege(table: pg_sys::Oid, needs: Needs) -> bool {
+    let Needs::Privilege(mode) = needs else {
+        return false;
+    };
+    // SAFETY: catalog reads for the current user.
+    unsafe {
+        let user = pg_sys::GetUserId();
+        pg_sys::pg_class_aclcheck(table, user, mode as pg_sys::AclMode) == pg_sys::AclResult::ACLCHECK_OK
+            || (mode == pg_sys::ACL_REFERENCES
+                && pg_sys::pg_attribute_aclcheck_all(
+                    table,
+                    user,
+                    mode as pg_sys::AclMode,
+                    pg_sys::AclMaskHow::ACLMASK_ANY,
+                ) == pg_sys::AclResult::ACLCHECK_OK)
+    }
+}
+
+/// The relations a utility statement names that PostgreSQL 15–18 lock before their privilege
+/// check, with the check: the statement's own target where the command checks ownership or a
+/// privilege after opening it, and the other tables it opens that way (a foreign key's
+/// referenced table, a parent).
+fn locked_before_check(statement: *mut pg_sys::Node) -> Vec<(*mut pg_sys::RangeVar, Needs)> {
+    use pg_sys::NodeTag as T;
+    let mut owned = Vec::new();
+    let mut referenced = Vec::new();
+    let mut triggered = Vec::new();
+    let targets = &mut owned;
+    // SAFETY: each cast follows the node's tag; lists hold the node types the grammar puts there.
+    unsafe {
+        match (*statement).type_ {
+            T::T_RuleStmt => targets.push((*statement.cast::<pg_sys::RuleStmt>()).relation),
+            T::T_CreateTrigStmt => triggered.push((*statement.cast::<pg_sys::CreateTrigStmt>()).relation),
+            T::T_CreateStatsStmt => {
+                for node in pointers((*statement.cast::<pg_sys::CreateStatsStmt>()).relations) {
+                    if is_a(node, T::T_RangeVar) {
+                        targets.push(node.cast());
+                    }
+                }
+            }
+            T::T_CreateStmt => {
+                let create = &*statement.cast::<pg_sys::CreateStmt>();
+                targets.extend(
+                    pointers(create.inhRelations)
+                        .into_iter()
+                        .map(|p| p.cast::<pg_sys::RangeVar>()),
+                );
+                for element in pointers(create.tableElts)
+                    .into_iter()
+                    .chain(pointers(create.constraints))
+                {
+                    referenced.extend(referenced_tables(element.cast()));
+                }
+            }
+            T::T_AlterTableStmt => {
+                for cmd in pointers((*statement.cast::<pg_sys::AlterTableStmt>()).cmds) {
+                    let cmd = &*cmd.cast::<pg_sys::AlterTableCmd>();
+                    match cmd.subtype {
+                        pg_sys::AlterTableType::AT_AddConstraint | pg_sys::AlterTableType::AT_AddColumn => {
+                            referenced.extend(referenced_tables(cmd.def))
+                        }
+                        pg_sys::AlterTableType::AT_AddInherit if is_a(cmd.def, T::T_RangeVar) => {
+                            targets.push(cmd.def.cast())
+                        }
+                        pg_sys::AlterTableType::AT_AttachPartition if is_a(cmd.def, T::T_PartitionCmd) => {
+                            targets.push((*cmd.def.cast::<pg_sys::PartitionCmd>()).name)
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            T::T_CommentStmt => {
+                let comment = &*statement.cast::<pg_sys::CommentStmt>();
+                targets.extend(relation_of_object(comment.objtype, comment.object));
+            }
+            T::T_SecLabelStmt => {
+                let label = &*statement.cast::<pg_sys::SecLabelStmt>();
+                targets.extend(relation_of_object(label.objtype, label.object));
+            }
+            _ => {}
+        }
+    }
+    let with = |list: Vec<*mut pg_sys::RangeVar>, needs: Needs| list.into_iter().map(move |rv| (rv, needs));
+    with(owned, Needs::Owner)
+        .chain(with(referenced, Needs::Privilege(pg_sys::ACL_REFERENCES)))
+        .chain(with(triggered, Needs::Privilege(pg_sys::ACL_TRIGGER)))
+        .filter(|(rv, _)| !rv.is_null())
+        .collect()
+}
+
+/// The tables a column definition's or a table constraint's foreign keys reference.
+fn referenced_tables(node: *mut pg_sys::Node) -> Vec<*mut pg_sys::RangeVar> {
+    use pg_sys::NodeTag as T;
+    // SAFETY: casts follow the node tags.
+    unsafe {
+        let constraints = if is_a(node, T::T_ColumnDef) {
+            pointers((*node.cast::<pg_sys::ColumnDef>()).constraints)
+        } else if is_a(node, T::T_Constraint) {
+            vec![node.cast()]
+        } else {
+            Vec::new()
+        };
+        constraints
+            .into_iter()
+            .map(|c| &*c.cast::<pg_sys::Constraint>())
+            .filter(|c| c.contype == pg_sys::ConstrType::CONSTR_FOREIGN)
+            .map(|c| c.pktable)
+            .collect()
+    }
+}
+
+/// The relation a `COMMENT ON` / `SECURITY LABEL` object names: the object itself for tables and
+/// the like, the table for a column, constraint, trigger, policy or rule.
+fn relation_of_object(
+    kind: pg_sys::ObjectType::Type,
+    object: *mut pg_sys::Node,
+) -> Option<*mut pg_sys::RangeVar> {
+    use pg_sys::ObjectType as O;
+    let names: *mut pg_sys::List = object.cast();
+    // SAFETY: for these object types the grammar gives a list of name strings.
+    unsafe {
+        if !is_a(object, pg_sys::NodeTag::T_List) {
+            return None;
+        }
+        let length = (*names).length;
+        let relation_names = match kind {
+            O::OBJECT_TABLE | O::OBJECT_VIEW | O::OBJECT_MATVIEW | O::OBJECT_FOREIGN_TABLE => names,
+            O::OBJECT_COLUMN
+            | O::OBJECT_TABCONSTRAINT
+            | O::OBJECT_TRIGGER
+            | O::OBJECT_POLICY
+            | O::OBJECT_RULE
+                if length > 1 =>
+            {
+                pg_sys::list_copy_head(names, length - 1)
+            }
+            _ => return None,
+        };
+        Some(pg_sys::makeRangeVarFromNameList(relation_names))
+    }
+}
+
+fn is_a<N>(node: *mut N, tag: pg_sys::NodeTag) -> bool {
+    // SAFETY: any node starts with its tag.
+    !node.is_null() && unsafe { (*node.cast::<pg_sys::Node>()).type_ } == tag
+}
+
+/// The OID of the relation `range_var` names, without locking it; `None` when there is none.
+fn existing_relation(range_var: *mut pg_sys::RangeVar) -> Option<pg_sys::Oid> {
+    // SAFETY: a RangeVar from the parse tree; no lock is taken, a missing relation is left for
+    // the command to report.
+    let rel = unsafe {
+        pg_sys::RangeVarGetRelidExtended(
+            range_var,
+            pg_sys::NoLock as pg_sys::LOCKMODE,
+            pg_sys::RVROption::RVR_MISSING_OK,
+            None,
+            std::ptr::null_mut(),
+        )
+    };
+    (rel != pg_sys::InvalidOid).then_some(rel)
 }
 
 /// `LOCK TABLE` in a mode stronger than `ROW EXCLUSIVE` on a registered table, or on a view
@@ -174,20 +470,9 @@ fn refuse_strong_lock(statement: *mut pg_sys::LockStmt) {
         return;
     };
     for range_var in pointers(relations) {
-        // SAFETY: the LockStmt's relations are RangeVars; no lock is taken here (LOCK takes
-        // it), and a missing relation is left for LOCK to report.
-        let rel = unsafe {
-            pg_sys::RangeVarGetRelidExtended(
-                range_var.cast(),
-                pg_sys::NoLock as pg_sys::LOCKMODE,
-                pg_sys::RVROption::RVR_MISSING_OK,
-                None,
-                std::ptr::null_mut(),
-            )
-        };
-        if rel == pg_sys::InvalidOid {
+        let Some(rel) = existing_relation(range_var.cast()) else {
             continue;
-        }
+        };
         let tables = if unsafe { pg_sys::get_rel_relkind(rel) } == pg_sys::RELKIND_VIEW as c_char {
             tables_under_view(rel)
         } else {

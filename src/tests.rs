@@ -39,6 +39,27 @@ mod tests {
         );
     }
 
+    /// A timeout set in postgresql.conf (this cluster: lock_timeout = 5s) counts for every
+    /// role; one set nowhere is reported.
+    #[pg_test]
+    fn audit_reads_timeouts_from_the_server_configuration() {
+        Spi::run(
+            "CREATE ROLE audit_timeouts_app LOGIN;
+             CREATE TABLE audit_timeouts (id int);
+             SELECT vital.register_table('audit_timeouts');
+             GRANT SELECT ON audit_timeouts TO audit_timeouts_app;",
+        )
+        .unwrap();
+        let findings = one::<String>(
+            "SELECT string_agg(left(problem, 42), ' | ' ORDER BY problem) FROM vital.audit()
+              WHERE object = 'role audit_timeouts_app' AND problem LIKE 'has no %'",
+        );
+        assert_eq!(
+            findings.as_deref(),
+            Some("has no idle_in_transaction_session_timeout")
+        );
+    }
+
     #[pg_test]
     fn platform_tenant_is_created_by_create_extension() {
         assert_eq!(

@@ -267,6 +267,22 @@ fn shared_role_refuses_session_tenants_and_dirty_pooled_sessions() {
     attacker.simple_query("DISCARD ALL").unwrap();
     assert_eq!(request(&mut victim, &b, &s), Ok("b note".to_string()));
 
+    // A prepared statement named like one the pooler or the app uses, and a LISTEN.
+    attacker
+        .simple_query(&format!(
+            "PREPARE notes_by_id (int) AS SELECT body FROM {s}.notes WHERE id = $1"
+        ))
+        .unwrap();
+    let (code, message) = request(&mut victim, &b, &s).expect_err("the victim ran on a planted statement");
+    assert_eq!(code, "55000");
+    assert!(message.contains("prepared statement notes_by_id"), "{message}");
+    attacker.simple_query("DISCARD ALL").unwrap();
+    attacker.simple_query("LISTEN tenant_events").unwrap();
+    let (code, message) = request(&mut victim, &b, &s).expect_err("the victim ran with a LISTEN");
+    assert_eq!(code, "55000");
+    assert!(message.contains("LISTEN tenant_events"), "{message}");
+    attacker.simple_query("DISCARD ALL").unwrap();
+
     // A session default that breaks every later writer.
     attacker
         .simple_query("SET default_transaction_read_only = on")
@@ -308,4 +324,33 @@ fn shared_role_behind_a_resetting_pooler_starts_every_request_clean() {
             "BEGIN; SELECT vital.set_tenant('{b}', true); INSERT INTO {s}.notes VALUES (500, 'written'); COMMIT;"
         ))
         .expect("the victim could not write");
+}
+
+/// A shared role cannot turn the setting off with a startup option either: `-c
+/// vital.shared_role=off` reaches the preloaded library as a placeholder that outranks the
+/// role's setting and is then rejected (superuser-only), leaving the default; vital reads the
+/// role's setting from the catalogs too and fails closed.
+#[test]
+#[ignore = "needs the scratch cluster and pgbouncer: run through scripts/test.sh"]
+fn shared_role_cannot_be_turned_off_by_a_startup_option() {
+    let mut admin = superuser();
+    let s = test_schema(&mut admin, "sharedopt");
+    let a = create_tenant(&mut admin, "sharedopt-a");
+    notes_table(&mut admin, &s, false, &[(&a, "a")]);
+    shared_role(&mut admin, &s, &[&a]);
+    for options in ["-c vital.shared_role=off", ""] {
+        let mut client = match connect_with_options(SHARED_ROLE, options) {
+            Ok(client) => client,
+            // Refusing the connection is as good as refusing the option.
+            Err(e) => {
+                assert!(!options.is_empty(), "plain connection failed: {e}");
+                continue;
+            }
+        };
+        assert_eq!(
+            sqlstate(client.batch_execute(&format!("SELECT vital.set_tenant('{a}')"))),
+            "42501",
+            "session scope accepted with options {options:?}"
+        );
+    }
 }

@@ -384,3 +384,116 @@ fn line_39_other_roles_query_texts_are_hidden() {
     assert_eq!(seen_by_app, 0, "another role's query text is visible");
     running.join().unwrap().unwrap();
 }
+
+/// Line 36, the same denial of service without LOCK TABLE: DDL that PostgreSQL locks a table
+/// for before it checks the role's privileges. CREATE RULE queues ACCESS EXCLUSIVE behind any
+/// reader and every tenant queues behind it; vital refuses it (and the others) before the lock.
+#[test]
+#[ignore = "needs the scratch cluster: run through scripts/test.sh"]
+fn line_36_ddl_that_locks_before_its_privilege_check_is_refused_first() {
+    let mut admin = superuser();
+    let s = test_schema(&mut admin, "ddllocks");
+    let a = create_tenant(&mut admin, "ddllocks-a");
+    notes_table(&mut admin, &s, true, &[(&a, "a")]);
+    // A reader in the middle of a transaction: a strong lock request would queue behind it.
+    let mut reader = app();
+    reader
+        .batch_execute(&format!("BEGIN; SELECT count(*) FROM {s}.notes"))
+        .unwrap();
+    let mut attacker = app();
+    attacker
+        .batch_execute("SET lock_timeout = '1s'; CREATE TEMP TABLE mine (id int, body text, tenant_id uuid);")
+        .unwrap();
+    for statement in [
+        format!("CREATE RULE squat AS ON INSERT TO {s}.notes DO INSTEAD NOTHING"),
+        format!(
+            "CREATE TRIGGER squat BEFORE UPDATE ON {s}.notes FOR EACH ROW
+                 EXECUTE FUNCTION suppress_redundant_updates_trigger()"
+        ),
+        format!("CREATE TEMP TABLE child (id int REFERENCES {s}.notes (id))"),
+        format!("CREATE TEMP TABLE kid () INHERITS ({s}.notes)"),
+        format!("ALTER TABLE mine ADD FOREIGN KEY (id) REFERENCES {s}.notes (id)"),
+        format!("ALTER TABLE mine INHERIT {s}.notes"),
+        format!("COMMENT ON TABLE {s}.notes IS 'squat'"),
+        format!("COMMENT ON COLUMN {s}.notes.body IS 'squat'"),
+        format!("CREATE STATISTICS pg_temp.squat ON id, body FROM {s}.notes"),
+    ] {
+        let result = attacker.batch_execute(&statement);
+        let error = result.expect_err(&statement);
+        let db = error
+            .as_db_error()
+            .unwrap_or_else(|| panic!("{statement}: {error}"));
+        assert_eq!(db.code().code(), "42501", "{statement}: {}", db.message());
+        assert!(
+            db.message().contains("locks the table before it checks"),
+            "{statement}: refused by PostgreSQL after waiting, not by vital first: {}",
+            db.message()
+        );
+    }
+    reader.batch_execute("COMMIT").unwrap();
+
+    // With the privilege PostgreSQL checks, the command is the role's to run.
+    let referrer = unique_slug("referrer").replace('-', "_");
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE {referrer} LOGIN NOSUPERUSER NOBYPASSRLS;
+             GRANT USAGE, CREATE ON SCHEMA {s} TO {referrer}; GRANT REFERENCES ON {s}.notes TO {referrer};"
+        ))
+        .unwrap();
+    connect_as(&referrer)
+        .batch_execute(&format!(
+            "CREATE TABLE {s}.referrer_child (id int REFERENCES {s}.notes (id))"
+        ))
+        .unwrap();
+    let mut owner = owner_of_table(&mut admin, &format!("{s}.notes"));
+    owner
+        .batch_execute(&format!("COMMENT ON TABLE {s}.notes IS 'the owner may'"))
+        .unwrap();
+}
+
+/// Line 35 through LOG messages: debug_print_plan is user-settable and prints the plan, with
+/// estimates from every tenant's rows, to a client whose client_min_messages is LOG. The owner
+/// (forced policies, allowed to see its plans) gets them; the app role is refused.
+#[test]
+#[ignore = "needs the scratch cluster: run through scripts/test.sh"]
+fn line_35_plans_printed_as_log_messages_are_refused() {
+    let mut admin = superuser();
+    let f = fixture(&mut admin, "printplan");
+    let owner_role = unique_slug("printer").replace('-', "_");
+    let schema = f.table.split('.').next().unwrap();
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE {owner_role} LOGIN NOSUPERUSER NOBYPASSRLS;
+             GRANT USAGE ON SCHEMA {schema} TO {owner_role};
+             ALTER TABLE {} OWNER TO {owner_role};",
+            f.table
+        ))
+        .unwrap();
+    let print_plans = "SET client_min_messages = log; SET debug_print_plan = on";
+    let (mut owner, messages) = connect_collecting_notices(&owner_role);
+    set_tenant(&mut owner, &f.attacker_tenant);
+    owner.batch_execute(print_plans).unwrap();
+    owner
+        .batch_execute(&format!("SELECT id FROM {} WHERE id < 5000", f.table))
+        .unwrap();
+    assert!(
+        messages.lock().unwrap().iter().any(|m| m.contains(":plan_rows")),
+        "no plan printed: the channel is not shown, the test proves nothing"
+    );
+
+    let mut attacker = app();
+    set_tenant(&mut attacker, &f.attacker_tenant);
+    attacker.batch_execute(print_plans).unwrap();
+    assert_eq!(
+        sqlstate(attacker.batch_execute(&format!("SELECT id FROM {} WHERE id < 5000", f.table))),
+        "42501"
+    );
+    attacker
+        .batch_execute("SET client_min_messages = notice")
+        .unwrap();
+    let n: i64 = attacker
+        .query_one(&format!("SELECT count(*) FROM {} WHERE id < 5000", f.table), &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 4997, "ids 1..4999 but the two hidden ones");
+}

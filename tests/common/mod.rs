@@ -200,7 +200,13 @@ pub fn connect_collecting_notices(role: &str) -> (Client, std::sync::Arc<std::sy
     let notices = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = notices.clone();
     let mut config: postgres::Config = dsn_for(role, "").parse().expect("a valid DSN");
-    config.notice_callback(move |n| sink.lock().unwrap().push(n.message().to_string()));
+    config.notice_callback(move |n| {
+        let text = match n.detail() {
+            Some(detail) => format!("{}\n{detail}", n.message()),
+            None => n.message().to_string(),
+        };
+        sink.lock().unwrap().push(text)
+    });
     (config.connect(NoTls).expect("connect"), notices)
 }
 

@@ -23,7 +23,11 @@ SELECT severity, object, problem FROM vital.audit() WHERE object NOT LIKE 'role 
 DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET session_preload_libraries = %L', current_database(), 'vital_tenancy'); END $$;
 ALTER ROLE regress_app SET lock_timeout = '5s';
 ALTER ROLE regress_app SET idle_in_transaction_session_timeout = '1min';
+CREATE EXTENSION pg_stat_statements;
+SELECT count(*) AS pg_stat_statements_readers FROM vital.statistics_functions() f WHERE f::text LIKE 'pg_stat_statements%';
 SELECT vital.restrict_statistics() > 60 AS restricted;
+SELECT has_function_privilege('regress_app', f, 'EXECUTE') AS app_may_read_pg_stat_statements
+  FROM vital.statistics_functions() f WHERE f::text LIKE 'pg_stat_statements(%';
 -- A key drawn from one sequence is a residual every tenant shares; one that starts with
 -- tenant_id is not.
 CREATE TABLE counters (id serial PRIMARY KEY, n int);
@@ -165,6 +169,7 @@ DROP EXTENSION citext;
 SELECT vital.drop_tenant(vital.tenant_id('regress-a'));
 SELECT vital.drop_tenant(vital.tenant_id('regress-b'));
 SELECT vital.restrict_statistics(restricted => false) > 60 AS restored;
+DROP EXTENSION pg_stat_statements;
 DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET session_preload_libraries', current_database()); END $$;
 DROP EXTENSION vital_tenancy;
 DROP SCHEMA vital;
