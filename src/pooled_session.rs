@@ -53,6 +53,15 @@ thread_local! {
     /// What the catalogs say of the session user, read once: role settings apply to sessions
     /// that start after they change, as PostgreSQL's own do.
     static SHARED_IN_CATALOG: Cell<Option<(pg_sys::Oid, bool)>> = const { Cell::new(None) };
+    /// Whether this session may hold SQL-level prepared statements or LISTENs: true until a
+    /// look finds none, and again after any PREPARE or LISTEN (statement_guard.rs sees every
+    /// utility statement once the library is loaded; before that, the first look covers it).
+    static MAY_HOLD_SESSION_OBJECTS: Cell<bool> = const { Cell::new(true) };
+}
+
+/// Called for every `PREPARE` and `LISTEN` (statement_guard.rs).
+pub fn note_session_object() {
+    MAY_HOLD_SESSION_OBJECTS.with(|m| m.set(true));
 }
 
 pub fn init() {
@@ -171,18 +180,22 @@ fn changed_settings() -> Vec<String> {
 
 /// SQL-level prepared statements (`PREPARE`; the pooler's protocol-level ones are not) and
 /// `LISTEN` channels, described. One kept query: this runs on every request of a shared role.
+/// It runs as the caller, with no rights of vital's, and names nothing unqualified, so it needs
+/// no pinned `search_path` (whose switch would cost more than the query).
 fn session_objects() -> Vec<String> {
-    let rows = privileged::pinned(|| {
-        sql::rows_text_kept(
-            "SELECT 'prepared statement ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(p.name)
-               FROM pg_catalog.pg_prepared_statements p WHERE p.from_sql
-             UNION ALL
-             SELECT 'LISTEN ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(l.channel)
-               FROM pg_catalog.pg_listening_channels() l(channel)",
-            &[],
-            &[],
-        )
-    });
+    if !MAY_HOLD_SESSION_OBJECTS.with(|m| m.get()) {
+        return Vec::new();
+    }
+    let rows = sql::rows_text_kept_without_params(
+        "SELECT 'prepared statement ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(p.name)
+           FROM pg_catalog.pg_prepared_statements p WHERE p.from_sql
+         UNION ALL
+         SELECT 'LISTEN ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(l.channel)
+           FROM pg_catalog.pg_listening_channels() l(channel)",
+    );
+    if rows.is_empty() {
+        MAY_HOLD_SESSION_OBJECTS.with(|m| m.set(false));
+    }
     rows.into_iter()
         .filter_map(|mut row| row.swap_remove(0))
         .take(3)

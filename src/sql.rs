@@ -107,6 +107,26 @@ pub fn rows_text_kept(
     )
 }
 
+/// [`rows_text_kept`] for a query without parameters, whose one plan is generic anyway: no
+/// `plan_cache_mode` switch (which costs more than such a query does).
+pub fn rows_text_kept_without_params(query: &'static str) -> Vec<Vec<Option<String>>> {
+    let kept = KEPT.with(|k| k.borrow().get(query).cloned());
+    error::spi(
+        Spi::connect_mut(|client| {
+            let statement = match kept {
+                Some(statement) => statement,
+                None => {
+                    let statement = Rc::new(client.prepare_mut(query, &[])?.keep());
+                    KEPT.with(|k| k.borrow_mut().insert(query, statement.clone()));
+                    statement
+                }
+            };
+            texts_of(client.update(&*statement, None, &[])?)
+        }),
+        "fetching rows",
+    )
+}
+
 fn texts_of(table: SpiTupleTable) -> pgrx::spi::SpiResult<Vec<Vec<Option<String>>>> {
     let mut out = Vec::with_capacity(table.len());
     for row in table {

@@ -113,6 +113,10 @@ unsafe extern "C-unwind" fn process_utility(
             None
         }
         Some(pg_sys::NodeTag::T_ExplainStmt) => Some(Explaining::set(EXPLAINING.with(|e| e.get()) + 1)),
+        Some(pg_sys::NodeTag::T_PrepareStmt | pg_sys::NodeTag::T_ListenStmt) => {
+            crate::pooled_session::note_session_object();
+            None
+        }
         Some(_) => {
             refuse_lock_before_check(statement);
             None
