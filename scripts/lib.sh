@@ -39,6 +39,39 @@ install_extension() {
     local profile_flag=${1:-}
     say "building and installing vital_tenancy ${profile_flag:-(debug)}"
     (cd "$REPO_ROOT" && cargo pgrx install --pg-config "$PG_CONFIG" $profile_flag)
+    install_release_scripts
+}
+
+# install_release_scripts: what ALTER EXTENSION vital_tenancy UPDATE needs beside the current
+# install script (which cargo pgrx install writes): every released install script as released
+# (sql/releases/), and for each upgrade in sql/upgrades/ to the current version the script made
+# of its prologue, the current install script without its tables (the block that creates
+# vital.tenants: they exist; every CREATE FUNCTION becomes CREATE OR REPLACE FUNCTION), and its
+# epilogue.
+install_release_scripts() {
+    local ext_dir version current prologue from
+    ext_dir="$("$PG_CONFIG" --sharedir)/extension"
+    version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$REPO_ROOT/Cargo.toml" | head -1)
+    current="$ext_dir/vital_tenancy--$version.sql"
+    cp "$REPO_ROOT"/sql/releases/vital_tenancy--*.sql "$ext_dir/"
+    for prologue in "$REPO_ROOT"/sql/upgrades/vital_tenancy--*--"$version".prologue.sql; do
+        [ -e "$prologue" ] || continue
+        from=$(basename "$prologue" | sed 's/^vital_tenancy--\(.*\)--.*$/\1/')
+        {
+            cat "$prologue"
+            awk '
+                /^\/\* <begin connected objects> \*\/$/ { block = $0 "\n"; inside = 1; next }
+                inside && /^\/\* <\/end connected objects> \*\/$/ {
+                    block = block $0 "\n"
+                    if (block !~ /CREATE TABLE vital\.tenants /) printf "%s", block
+                    inside = 0; block = ""; next
+                }
+                { line = $0; sub(/^CREATE +FUNCTION /, "CREATE OR REPLACE FUNCTION ", line)
+                  if (inside) block = block line "\n"; else print line }
+            ' "$current"
+            cat "${prologue%.prologue.sql}.epilogue.sql"
+        } > "$ext_dir/vital_tenancy--$from--$version.sql"
+    done
 }
 
 # start_cluster DIR PORT: a scratch cluster owned by postgres, trust auth on loopback only.

@@ -57,13 +57,22 @@ VITAL_TEST_POOLER="host=127.0.0.1 port=$POOLER_PORT" \
 VITAL_TEST_POOLER_RESET="host=127.0.0.1 port=$RESET_POOLER_PORT" \
     cargo test --features "pg15 pg_test" --test '*' -- --ignored --test-threads=4
 
+say "the isolation tests again, on a database installed at 0.1.0 and updated with ALTER EXTENSION"
+VITAL_TEST_DSN="host=127.0.0.1 port=$PORT user=postgres dbname=postgres" VITAL_TEST_UPGRADE_FROM=0.1.0 \
+    cargo test --features "pg15 pg_test" --test attacks --test privilege --test side_channels \
+        --test invariants --test registered_tables --test roles --test moves -- --ignored --test-threads=4
+
 say "the VITAL migration: apply, tenant views, rollback, fingerprints, a differently-shaped database"
 PGHOST=127.0.0.1 PGPORT="$PORT" PGUSER=postgres tests/migration/run.sh
 
-say "benchmark smoke run (tiny data; the real run is ./bench/run.sh)"
 stop_pgbouncer "$POOLER_DIR"
 stop_pgbouncer "$RESET_POOLER_DIR"
 stop_cluster "$CLUSTER"
+
+say "upgrades: 0.1.0 as released, migrated, then ALTER EXTENSION UPDATE (installs the current build again)"
+tests/upgrade/run.sh
+
+say "benchmark smoke run (tiny data; the real run is ./bench/run.sh)"
 ./bench/run.sh --smoke
 
 say "all tests passed"

@@ -105,3 +105,12 @@ SELECT pg_catalog.pg_extension_config_dump('vital.registrations', '');
 SELECT pg_catalog.pg_extension_config_dump('vital.registered_schemas', '');
 SELECT pg_catalog.pg_extension_config_dump('vital.compat_objects', '');
 SELECT pg_catalog.pg_extension_config_dump('vital.clone_map', '');
+
+-- The version of the state vital keeps in these tables and on registered tables: an upgrade
+-- script that changes how that state is kept migrates it and raises this number (0.1.0 had no
+-- table, state 1; 0.2.0 is state 2). Not dumped: CREATE EXTENSION writes the current one.
+CREATE TABLE vital.state_version (
+    version integer NOT NULL CHECK (version > 0)
+);
+CREATE UNIQUE INDEX state_version_one_row ON vital.state_version ((true));
+INSERT INTO vital.state_version VALUES (2);

@@ -61,6 +61,21 @@ fn broken_before(before: pg_sys::Snapshot, tables: &[pg_sys::Oid], vital_functio
     ))
 }
 
+thread_local! {
+    static WARNED_SQL_IS_OLDER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Once per session: the extension's SQL is older than the library, so DDL on registered
+/// tables goes unchecked until `ALTER EXTENSION vital_tenancy UPDATE`.
+fn warn_sql_is_older() {
+    if WARNED_SQL_IS_OLDER.with(|w| w.replace(true)) {
+        return;
+    }
+    pgrx::warning!(
+        "vital_tenancy's SQL is older than its library: DDL on registered tables is not checked until ALTER EXTENSION vital_tenancy UPDATE"
+    );
+}
+
 /// Refuses the running command (55000) when one of `tables` breaks an invariant that was not
 /// already broken before it: only when a problem is found are the catalogs read again as of
 /// `before`, the snapshot taken when the command started, to tell old problems (a table left
@@ -72,6 +87,10 @@ pub fn refuse_if_broken(
     vital_functions_touched: bool,
     before: Option<pg_sys::Snapshot>,
 ) {
+    if !sql::function_exists("vital.broken_invariants(oid[],boolean)") {
+        warn_sql_is_older();
+        return;
+    }
     let problems = broken(tables, vital_functions_touched);
     if problems.is_empty() {
         return;

@@ -13,6 +13,7 @@ mod event_trigger;
 mod fk_guard;
 mod gucs;
 mod invariants;
+mod legacy;
 mod lifecycle;
 mod policies;
 mod pooled_session;

@@ -96,14 +96,17 @@ fn shared_in_catalog() -> bool {
             return shared;
         }
     }
-    let shared = privileged::as_vital(|| {
-        sql::one::<bool>(
-            "SELECT pg_catalog.lower(COALESCE(vital.login_setting($1, 'vital.shared_role'), 'off'))
+    // Before ALTER EXTENSION ... UPDATE from 0.1.0 there is no login_setting(), and no role was
+    // made shared through the catalogs.
+    let shared = sql::function_exists("vital.login_setting(oid,text)")
+        && privileged::as_vital(|| {
+            sql::one::<bool>(
+                "SELECT pg_catalog.lower(COALESCE(vital.login_setting($1, 'vital.shared_role'), 'off'))
                     OPERATOR(pg_catalog.=) ANY ('{on,true,yes,1}'::pg_catalog.text[])",
-            &[session_user.into()],
-        )
-    })
-    .unwrap_or(false);
+                &[session_user.into()],
+            )
+        })
+        .unwrap_or(false);
     SHARED_IN_CATALOG.with(|c| c.set(Some((session_user, shared))));
     shared
 }

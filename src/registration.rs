@@ -560,7 +560,11 @@ CREATE FUNCTION vital.unregister_table(tbl regclass, drop_column boolean DEFAULT
                                        merge_tenants boolean DEFAULT false) RETURNS void
 LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
 ")]
-fn unregister_table(tbl: Option<pg_sys::Oid>, drop_column: Option<bool>, merge_tenants: Option<bool>) {
+pub fn unregister_table_with_options(
+    tbl: Option<pg_sys::Oid>,
+    drop_column: Option<bool>,
+    merge_tenants: Option<bool>,
+) {
     let tbl = required(tbl, "vital.unregister_table", "tbl");
     let drop_column = required(drop_column, "vital.unregister_table", "drop_column");
     let merge_tenants = required(merge_tenants, "vital.unregister_table", "merge_tenants");
@@ -641,7 +645,11 @@ CREATE FUNCTION vital.unregister_schema(sch name, drop_column boolean DEFAULT fa
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
 AS 'SELECT vital.unregister_schema_text(sch::text, drop_column, merge_tenants)';
 ")]
-fn unregister_schema_text(sch: Option<&str>, drop_column: Option<bool>, merge_tenants: Option<bool>) -> i32 {
+pub fn unregister_schema_with_options(
+    sch: Option<&str>,
+    drop_column: Option<bool>,
+    merge_tenants: Option<bool>,
+) -> i32 {
     let sch = required(sch, "vital.unregister_schema", "sch");
     let drop_column = required(drop_column, "vital.unregister_schema", "drop_column");
     let merge_tenants = required(merge_tenants, "vital.unregister_schema", "merge_tenants");

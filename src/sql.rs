@@ -140,6 +140,20 @@ fn texts_of(table: SpiTupleTable) -> pgrx::spi::SpiResult<Vec<Vec<Option<String>
     Ok(out)
 }
 
+/// Whether the function `signature` (as `to_regprocedure` reads it: `vital.f(oid[],boolean)`)
+/// exists. The library runs under the SQL of an older release between a package upgrade and
+/// `ALTER EXTENSION vital_tenancy UPDATE`: a check that needs a function only the current SQL
+/// has asks first.
+pub fn function_exists(signature: &str) -> bool {
+    crate::privileged::as_vital(|| {
+        one::<bool>(
+            "SELECT pg_catalog.to_regprocedure($1) IS NOT NULL",
+            &[signature.into()],
+        )
+    })
+    .unwrap_or(false)
+}
+
 /// An OID from a text column of a catalog query.
 pub fn oid(text: Option<&str>) -> Option<pg_sys::Oid> {
     text?.parse::<u32>().ok().map(pg_sys::Oid::from)

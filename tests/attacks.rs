@@ -419,7 +419,7 @@ fn line_19_pg_dump_as_the_app_role_misses_rows_and_as_bypassrls_does_not() {
                 "-U",
                 role,
                 "-d",
-                DATABASE,
+                database(),
             ])
             .args([
                 "--data-only",

@@ -46,7 +46,10 @@ fn application_role_cannot_spoof_the_tenant_with_any_set() {
         format!("SELECT set_config('vital.tenant', '{b}', true)"),
         "RESET vital.tenant".to_string(),
         format!("ALTER ROLE {APP_ROLE} SET vital.tenant = '{b}'"),
-        format!("ALTER ROLE {APP_ROLE} IN DATABASE {DATABASE} SET vital.tenant = '{b}'"),
+        format!(
+            "ALTER ROLE {APP_ROLE} IN DATABASE {} SET vital.tenant = '{b}'",
+            database()
+        ),
     ];
     for attempt in &attempts {
         let state = sqlstate(s.batch_execute(attempt));

@@ -9,7 +9,22 @@ use postgres::{Client, NoTls};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub const APP_ROLE: &str = "vital_it_app";
-pub const DATABASE: &str = "vital_it";
+/// The release `VITAL_TEST_UPGRADE_FROM` names, if any: the tests then run on a database whose
+/// extension was installed at that release and updated to the current version.
+fn upgrade_from() -> Option<String> {
+    std::env::var("VITAL_TEST_UPGRADE_FROM")
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
+/// The test database: `vital_it`, or `vital_it_upgraded` (see [`upgrade_from`]).
+pub fn database() -> &'static str {
+    if upgrade_from().is_some() {
+        "vital_it_upgraded"
+    } else {
+        "vital_it"
+    }
+}
 
 fn base_dsn() -> String {
     std::env::var("VITAL_TEST_DSN")
@@ -22,7 +37,7 @@ pub fn dsn_for(user: &str, options: &str) -> String {
         .filter(|kv| !kv.starts_with("user=") && !kv.starts_with("dbname="))
         .map(str::to_string)
         .collect();
-    let mut dsn = format!("{} user={user} dbname={DATABASE}", base.join(" "));
+    let mut dsn = format!("{} user={user} dbname={}", base.join(" "), database());
     if !options.is_empty() {
         dsn.push_str(&format!(" options='{options}'"));
     }
@@ -35,12 +50,12 @@ fn ensure_database() {
     ONCE.call_once(|| {
         let mut admin = Client::connect(&base_dsn(), NoTls).expect("connect as superuser");
         let exists = admin
-            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&DATABASE])
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&database()])
             .unwrap()
             .is_some();
         if !exists {
             // Several test binaries may race here; losing the race is fine.
-            let _ = admin.batch_execute(&format!("CREATE DATABASE {DATABASE}"));
+            let _ = admin.batch_execute(&format!("CREATE DATABASE {}", database()));
         }
         let mut db = Client::connect(&dsn_for("postgres", ""), NoTls).expect("connect to test db");
         db.batch_execute(&format!(
@@ -52,7 +67,18 @@ fn ensure_database() {
              END $$;"
         ))
         .unwrap();
-        let _ = db.batch_execute("CREATE EXTENSION IF NOT EXISTS vital_tenancy");
+        // Serialized: test binaries start together.
+        let install = match upgrade_from() {
+            Some(release) => format!(
+                "CREATE EXTENSION IF NOT EXISTS vital_tenancy VERSION '{release}';
+                 ALTER EXTENSION vital_tenancy UPDATE;"
+            ),
+            None => "CREATE EXTENSION IF NOT EXISTS vital_tenancy;".to_string(),
+        };
+        db.batch_execute(&format!(
+            "BEGIN; SELECT pg_advisory_xact_lock(7355607); {install} COMMIT;"
+        ))
+        .unwrap();
         // A concurrent binary may have won the race above; now it must exist.
         let n: i64 = db
             .query_one(
@@ -61,17 +87,18 @@ fn ensure_database() {
             )
             .unwrap()
             .get(0);
-        assert_eq!(n, 1, "extension vital_tenancy is not installed in {DATABASE}");
+        assert_eq!(n, 1, "extension vital_tenancy is not installed in {}", database());
         // vital's recommended setup (docs/security.md): the library in every session, so that
         // its LOCK and EXPLAIN checks hold from a session's first statement, and the
         // statistics functions for monitoring roles only. Serialized: binaries start together.
         db.batch_execute(&format!(
             "BEGIN;
              SELECT pg_advisory_xact_lock(7355608);
-             ALTER DATABASE {DATABASE} SET session_preload_libraries = 'vital_tenancy';
+             ALTER DATABASE {} SET session_preload_libraries = 'vital_tenancy';
              SELECT vital.restrict_statistics()
               WHERE has_function_privilege('public', 'pg_stat_get_xact_tuples_returned(oid)', 'EXECUTE');
-             COMMIT;"
+             COMMIT;",
+            database()
         ))
         .unwrap();
     });

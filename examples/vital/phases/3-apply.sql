@@ -24,6 +24,13 @@ BEGIN
                   WHERE seq.relkind = 'S' AND seq.relnamespace = 'public'::regnamespace LOOP
             EXECUTE format('GRANT USAGE ON SEQUENCE %s TO %I', s, r.role_name);
         END LOOP;
+        -- An earlier migration granted USAGE on every sequence: identity columns need none.
+        FOR s IN SELECT seq.oid::regclass
+                   FROM pg_class seq
+                   JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = seq.oid AND d.deptype = 'i'
+                  WHERE seq.relkind = 'S' AND seq.relnamespace = 'public'::regnamespace LOOP
+            EXECUTE format('REVOKE ALL ON SEQUENCE %s FROM %I', s, r.role_name);
+        END LOOP;
         EXECUTE format('REVOKE TRUNCATE ON ALL TABLES IN SCHEMA public FROM %I', r.role_name);
         EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM %I', current_database(), r.role_name);
         EXECUTE format('ALTER ROLE %I SET lock_timeout = %L', r.role_name, '5s');
