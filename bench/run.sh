@@ -50,7 +50,7 @@ sqlbench() {  # sqlbench <db> <script> [psql -v assignments...]: the script prin
 
 pgb() {  # pgb <db> <user> <script> [pgbench args...]: prints "tps latency_ms"
     local db=$1 user=$2 script=$3; shift 3
-    pgbench -n -U "$user" -d "$db" -c "$CLIENTS" -j 2 -T "$SECS" -f "bench/pgbench/$script" "$@" 2>&1 |
+    pgbench -n -U "$user" -c "$CLIENTS" -j 2 -T "$SECS" -f "bench/pgbench/$script" "$@" "$db" 2>&1 |
         awk '/^latency average/ {lat=$4} /^tps/ {tps=$3} END {if (tps == "") exit 1; print tps, lat}'
 }
 
@@ -140,9 +140,9 @@ PGDATABASE=pages VITAL_ROLE_PREFIX=vital examples/vital/migrate.sh apply all > "
 LOGDIR=$(mktemp -d); chmod 777 "$LOGDIR"
 pages=(page_agents page_chat page_sessions page_tools page_knowledge)
 say "bench: page latency as the Digital Health Startup app"
-(cd "$LOGDIR" && pgbench -n -U vital_app_dhs -d pages -c "$CLIENTS" -j 2 -T "$((SECS * 3))" \
+(cd "$LOGDIR" && pgbench -n -U vital_app_dhs -c "$CLIENTS" -j 2 -T "$((SECS * 3))" \
     -D sessions_per_tenant="$((SESSIONS / 22))" -l --log-prefix=pages \
-    $(for p in "${pages[@]}"; do echo -f "$REPO_ROOT/bench/pgbench/$p.sql"; done) > /dev/null)
+    $(for p in "${pages[@]}"; do echo -f "$REPO_ROOT/bench/pgbench/$p.sql"; done) pages > /dev/null)
 for i in "${!pages[@]}"; do
     cat "$LOGDIR"/pages* | awk -v s="$i" '$4 == s {print $3 / 1000}' | sort -g > "$LOGDIR/lat"
     n=$(wc -l < "$LOGDIR/lat")
