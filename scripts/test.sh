@@ -1,11 +1,58 @@
 #!/usr/bin/env bash
-# Runs every test of vital_tenancy: lint, #[pg_test]s, pg_regress, integration tests.
+# Runs every test of vital_tenancy. On PostgreSQL 15: lint, #[pg_test]s, pg_regress, the
+# integration tests, the migration and upgrade tests, a benchmark smoke run. Then on
+# PostgreSQL 16, 17 and 18: pg_regress and the attack, side-channel and pooler tests
+# (`./scripts/test.sh --pg 17` runs only those, on one version).
 # Works on a fresh Debian 12 machine as root: installs what is missing first.
 set -euo pipefail
+if [ "${1:-}" = --pg ]; then
+    export VITAL_PG=${2:?usage: scripts/test.sh [--pg 16|17|18]}
+fi
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 
 ensure_toolchain
+
+# pg_regress on the scratch cluster at 127.0.0.1:$1, with this version's pg_regress.
+run_pg_regress() {
+    local port=$1 out=/tmp/vital_regress_out_pg$PG_MAJOR tests
+    rm -rf "$out"; mkdir -p "$out"
+    psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -c "CREATE DATABASE vital_regress"
+    tests=$(cd tests/pg_regress/sql && ls *.sql | sed 's/\.sql$//' | sort)
+    if ! "$("$PG_CONFIG" --pkglibdir)/pgxs/src/test/regress/pg_regress" \
+            --use-existing --host=127.0.0.1 --port="$port" --user=postgres \
+            --dbname=vital_regress \
+            --inputdir=tests/pg_regress --outputdir="$out" \
+            --bindir="$PG_BIN" \
+            $tests > "$out/summary.log" 2>&1; then
+        cat "$out/summary.log" "$out/regression.diffs" || true
+        exit 1
+    fi
+    grep -E "^(ok|test)|tests passed" "$out/summary.log" || true
+}
+
+if [ -n "${VITAL_PG:-}" ] && [ "$PG_MAJOR" != 15 ]; then
+    install_extension
+    CLUSTER=/tmp/vital_test_cluster_pg$PG_MAJOR
+    PORT=$((55400 + PG_MAJOR))
+    POOLER_DIR=/tmp/vital_test_pgbouncer_pg$PG_MAJOR
+    RESET_POOLER_DIR=/tmp/vital_test_pgbouncer_reset_pg$PG_MAJOR
+    say "PostgreSQL $PG_MAJOR: scratch cluster on 127.0.0.1:$PORT, pg_regress"
+    start_cluster "$CLUSTER" "$PORT"
+    trap 'stop_pgbouncer "$POOLER_DIR"; stop_pgbouncer "$RESET_POOLER_DIR"; stop_cluster "$CLUSTER"' EXIT
+    run_pg_regress "$PORT"
+    start_pgbouncer "$POOLER_DIR" $((56400 + PG_MAJOR)) "$PORT"
+    start_pgbouncer "$RESET_POOLER_DIR" $((56420 + PG_MAJOR)) "$PORT" reset
+    say "PostgreSQL $PG_MAJOR: the attack, side-channel and pooler tests"
+    VITAL_TEST_DSN="host=127.0.0.1 port=$PORT user=postgres dbname=postgres" \
+    VITAL_TEST_POOLER="host=127.0.0.1 port=$((56400 + PG_MAJOR))" \
+    VITAL_TEST_POOLER_RESET="host=127.0.0.1 port=$((56420 + PG_MAJOR))" \
+    VITAL_TEST_PG_BIN="$PG_BIN" \
+        cargo test -q --features "pg15 pg_test" --test attacks --test side_channels --test pooler \
+            -- --ignored --test-threads=4
+    say "PostgreSQL $PG_MAJOR: all tests passed"
+    exit 0
+fi
 
 say "cargo fmt --check"
 cargo fmt --check
@@ -27,19 +74,7 @@ start_cluster "$CLUSTER" "$PORT"
 trap 'stop_cluster "$CLUSTER"' EXIT
 
 say "pg_regress"
-OUT=/tmp/vital_regress_out
-rm -rf "$OUT"; mkdir -p "$OUT"
-psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -c "CREATE DATABASE vital_regress"
-TESTS=$(cd tests/pg_regress/sql && ls *.sql | sed 's/\.sql$//' | sort)
-if ! /usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
-        --use-existing --host=127.0.0.1 --port="$PORT" --user=postgres \
-        --dbname=vital_regress \
-        --inputdir=tests/pg_regress --outputdir="$OUT" \
-        --bindir=/usr/lib/postgresql/15/bin \
-        $TESTS; then
-    cat "$OUT/regression.diffs" || true
-    exit 1
-fi
+run_pg_regress "$PORT"
 
 POOLER_DIR=/tmp/vital_test_pgbouncer
 POOLER_PORT=${VITAL_TEST_POOLER_PORT:-56432}
@@ -52,6 +87,7 @@ start_pgbouncer "$RESET_POOLER_DIR" "$RESET_POOLER_PORT" "$PORT" reset
 trap 'stop_pgbouncer "$POOLER_DIR"; stop_pgbouncer "$RESET_POOLER_DIR"; stop_cluster "$CLUSTER"' EXIT
 
 say "integration tests over real connections"
+VITAL_TEST_PG_BIN="$PG_BIN" \
 VITAL_TEST_DSN="host=127.0.0.1 port=$PORT user=postgres dbname=postgres" \
 VITAL_TEST_POOLER="host=127.0.0.1 port=$POOLER_PORT" \
 VITAL_TEST_POOLER_RESET="host=127.0.0.1 port=$RESET_POOLER_PORT" \
@@ -74,5 +110,10 @@ tests/upgrade/run.sh
 
 say "benchmark smoke run (tiny data; the real run is ./bench/run.sh)"
 ./bench/run.sh --smoke
+
+for major in 16 17 18; do
+    say "PostgreSQL $major"
+    "$0" --pg "$major"
+done
 
 say "all tests passed"

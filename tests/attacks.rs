@@ -410,7 +410,10 @@ fn line_19_pg_dump_as_the_app_role_misses_rows_and_as_bypassrls_does_not() {
             .unwrap_or_default()
     };
     let dump = |role: &str| -> String {
-        let out = Command::new("/usr/lib/postgresql/15/bin/pg_dump")
+        // The server's own pg_dump (scripts/test.sh passes its bin directory).
+        let bin =
+            std::env::var("VITAL_TEST_PG_BIN").unwrap_or_else(|_| "/usr/lib/postgresql/15/bin".to_string());
+        let out = Command::new(format!("{bin}/pg_dump"))
             .args([
                 "-h",
                 &field("host"),

@@ -216,7 +216,9 @@ fn force_parallel(client: &mut Client) {
         .batch_execute(
             "SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;
              SET min_parallel_table_scan_size = 0; SET max_parallel_workers_per_gather = 2;
-             SET force_parallel_mode = on; SET parallel_leader_participation = off;
+             SELECT set_config(CASE WHEN current_setting('server_version_num')::int >= 160000
+                                     THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END, 'on', false);
+             SET parallel_leader_participation = off;
              SET plan_cache_mode = force_generic_plan;",
         )
         .unwrap();

@@ -477,7 +477,7 @@ fn line_35_plans_printed_as_log_messages_are_refused() {
         .batch_execute(&format!("SELECT id FROM {} WHERE id < 5000", f.table))
         .unwrap();
     assert!(
-        messages.lock().unwrap().iter().any(|m| m.contains(":plan_rows")),
+        messages.lock().unwrap().iter().any(|m| m.contains("plan_rows")),
         "no plan printed: the channel is not shown, the test proves nothing"
     );
 

@@ -17,7 +17,9 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON parents, children TO regress_app;
 -- Side channels around the policies (docs/security.md): in a database as PostgreSQL makes it,
 -- the app role's sessions do not load vital (no LOCK or EXPLAIN checks from their first
 -- statement), every role may call the statistics functions, and the app role has no timeouts.
-SELECT severity, object, problem FROM vital.audit() WHERE object NOT LIKE 'role %' OR object LIKE 'role regress%' ORDER BY 1, 2, 3;
+-- (How many statistics functions there are depends on the PostgreSQL version.)
+SELECT severity, object, regexp_replace(problem, '^[0-9]+ of ', '<n> of ') AS problem
+  FROM vital.audit() WHERE object NOT LIKE 'role %' OR object LIKE 'role regress%' ORDER BY 1, 2, 3;
 -- vital's recommended setup closes them; the indexes that do not lead with tenant_id stay
 -- listed (timing remains a channel).
 DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET session_preload_libraries = %L', current_database(), 'vital_tenancy'); END $$;

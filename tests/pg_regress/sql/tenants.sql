@@ -16,9 +16,12 @@ SELECT vital.create_tenant('generated', 'Generated') IS NOT NULL AS created;
 SELECT vital.create_tenant('scratch', 'Scratch', '22222222-2222-2222-2222-222222222222');
 SELECT vital.tenant_id('pharma');
 -- tenant_id() is PARALLEL SAFE: it works inside a parallel worker.
-SET force_parallel_mode = on;
+-- force_parallel_mode until PostgreSQL 15, debug_parallel_query from 16.
+SELECT set_config(CASE WHEN current_setting('server_version_num')::int >= 160000
+                       THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END, 'on', false) AS parallel;
 SELECT vital.tenant_id('pharma') AS in_a_parallel_worker;
-RESET force_parallel_mode;
+SELECT set_config(CASE WHEN current_setting('server_version_num')::int >= 160000
+                       THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END, 'off', false) AS parallel;
 SELECT slug, status FROM vital.tenants ORDER BY slug;
 
 -- Bad input: each error has its own SQLSTATE, and nothing is created.
