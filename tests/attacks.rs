@@ -356,7 +356,7 @@ fn line_15_materialized_views_are_refused_and_flagged() {
 }
 
 /// Line 17: Statistics: the application role sees no pg_stats rows for registered tables or their
-/// partitions (fixed for partitions in 15.14; volumes via EXPLAIN remain, see README).
+/// partitions (fixed for partitions in 15.14; EXPLAIN is refused to it: side_channels.rs).
 #[test]
 #[ignore = "needs the scratch cluster: run through scripts/test.sh"]
 fn line_17_pg_stats_hides_registered_tables_and_partitions() {
