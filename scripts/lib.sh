@@ -124,8 +124,19 @@ start_cluster() {
     as_postgres "$PG_BIN/initdb" -D "$dir/data" -A trust -U postgres --no-instructions >/dev/null
     # RUST_BACKTRACE=1 on purpose: it is set on these machines and a server inherits it; the
     # tests prove that no backtrace reaches a client even so (error.rs).
-    as_postgres env RUST_BACKTRACE=1 "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
+    local attempt
+    for attempt in 1 2 3 4 5; do
+        if as_postgres env RUST_BACKTRACE=1 "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
+                -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null; then
+            return 0
+        fi
+        # On these machines a port closed moments ago can stay taken for a while (seen in CI
+        # between two runs): wait and try again; any other failure is final.
+        grep -q "Address already in use" "$dir/server.log" || break
+        sleep 5
+    done
+    cat "$dir/server.log" >&2
+    return 1
 }
 
 stop_cluster() {
@@ -166,10 +177,16 @@ INI
     fi
     printf '"vital_it_app" ""\n"vital_it_shared" ""\n"postgres" ""\n' > "$dir/users.txt"
     [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$dir"
-    as_postgres /usr/sbin/pgbouncer -d "$dir/pgbouncer.ini"
-    for _ in $(seq 50); do
-        [ -f "$dir/pgbouncer.pid" ] && return 0
-        sleep 0.1
+    local attempt
+    for attempt in 1 2 3 4 5; do
+        as_postgres /usr/sbin/pgbouncer -d "$dir/pgbouncer.ini"
+        for _ in $(seq 50); do
+            [ -f "$dir/pgbouncer.pid" ] && return 0
+            sleep 0.1
+        done
+        # The same wait as start_cluster's for a port closed moments ago.
+        grep -q "Address already in use" "$dir/pgbouncer.log" 2>/dev/null || break
+        sleep 5
     done
     echo "pgbouncer did not start; see $dir/pgbouncer.log" >&2
     return 1
