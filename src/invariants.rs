@@ -87,7 +87,7 @@ pub fn refuse_if_broken(
     vital_functions_touched: bool,
     before: Option<pg_sys::Snapshot>,
 ) {
-    if !sql::function_exists("vital.broken_invariants(oid[],boolean)") {
+    if !crate::registry::get().is_some_and(|r| r.checks_invariants()) {
         warn_sql_is_older();
         return;
     }

@@ -18,11 +18,19 @@ pub struct Registry {
     tables: HashSet<pg_sys::Oid>,
     /// Registered schemas and their exclude lists.
     schemas: HashMap<pg_sys::Oid, Vec<String>>,
+    /// Whether the installed SQL has `vital.broken_invariants()`: not between a package upgrade
+    /// from 0.1.0 and `ALTER EXTENSION vital_tenancy UPDATE`, whose re-registrations drop this
+    /// cache in every backend.
+    checks_invariants: bool,
 }
 
 impl Registry {
     pub fn is_registered(&self, table: pg_sys::Oid) -> bool {
         self.tables.contains(&table)
+    }
+
+    pub fn checks_invariants(&self) -> bool {
+        self.checks_invariants
     }
 
     pub fn is_empty(&self) -> bool {
@@ -98,7 +106,12 @@ fn load() -> Option<Rc<Registry>> {
         let exclude = schemas.entry(nsp).or_default();
         exclude.extend(row[1].clone());
     }
-    let registry = Rc::new(Registry { tables, schemas });
+    let checks_invariants = sql::function_exists("vital.broken_invariants(oid[],boolean)");
+    let registry = Rc::new(Registry {
+        tables,
+        schemas,
+        checks_invariants,
+    });
     CACHE.with(|c| *c.borrow_mut() = Some(registry.clone()));
     Some(registry)
 }

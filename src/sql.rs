@@ -88,6 +88,23 @@ pub fn rows_text_kept(
     types: &[PgOid],
     args: &[DatumWithOid],
 ) -> Vec<Vec<Option<String>>> {
+    run_kept(query, types, args, true)
+}
+
+/// [`rows_text_kept`] for a query without parameters, whose one plan is generic anyway: no
+/// `plan_cache_mode` switch (which costs more than such a query does).
+pub fn rows_text_kept_without_params(query: &'static str) -> Vec<Vec<Option<String>>> {
+    run_kept(query, &[], &[], false)
+}
+
+/// Runs the kept statement for `query` (prepared and kept on first use), under
+/// `plan_cache_mode = force_generic_plan` when `force_generic` is set.
+fn run_kept(
+    query: &'static str,
+    types: &[PgOid],
+    args: &[DatumWithOid],
+    force_generic: bool,
+) -> Vec<Vec<Option<String>>> {
     let kept = KEPT.with(|k| k.borrow().get(query).cloned());
     error::spi(
         Spi::connect_mut(|client| {
@@ -99,29 +116,13 @@ pub fn rows_text_kept(
                     statement
                 }
             };
-            crate::privileged::with_setting(c"plan_cache_mode", c"force_generic_plan", || {
+            if force_generic {
+                crate::privileged::with_setting(c"plan_cache_mode", c"force_generic_plan", || {
+                    texts_of(client.update(&*statement, None, args)?)
+                })
+            } else {
                 texts_of(client.update(&*statement, None, args)?)
-            })
-        }),
-        "fetching rows",
-    )
-}
-
-/// [`rows_text_kept`] for a query without parameters, whose one plan is generic anyway: no
-/// `plan_cache_mode` switch (which costs more than such a query does).
-pub fn rows_text_kept_without_params(query: &'static str) -> Vec<Vec<Option<String>>> {
-    let kept = KEPT.with(|k| k.borrow().get(query).cloned());
-    error::spi(
-        Spi::connect_mut(|client| {
-            let statement = match kept {
-                Some(statement) => statement,
-                None => {
-                    let statement = Rc::new(client.prepare_mut(query, &[])?.keep());
-                    KEPT.with(|k| k.borrow_mut().insert(query, statement.clone()));
-                    statement
-                }
-            };
-            texts_of(client.update(&*statement, None, &[])?)
+            }
         }),
         "fetching rows",
     )
