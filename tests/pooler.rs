@@ -197,6 +197,18 @@ fn shared_role(admin: &mut Client, schema: &str, tenants: &[&str]) {
     }
 }
 
+/// A test schema with `notes` of two new tenants, which the shared role is allowed: (schema,
+/// tenant a, tenant b).
+fn shared_role_fixture(prefix: &str) -> (String, String, String) {
+    let mut admin = superuser();
+    let s = test_schema(&mut admin, prefix);
+    let a = create_tenant(&mut admin, &format!("{prefix}-a"));
+    let b = create_tenant(&mut admin, &format!("{prefix}-b"));
+    notes_table(&mut admin, &s, false, &[(&a, "a"), (&b, "b")]);
+    shared_role(&mut admin, &s, &[&a, &b]);
+    (s, a, b)
+}
+
 /// A request of one tenant through the pool: the notes it reads by the unqualified name
 /// `notes` (which a temporary view would shadow), or the error's SQLSTATE and message.
 fn request(client: &mut Client, tenant: &str, schema: &str) -> Result<String, (String, String)> {
@@ -232,12 +244,7 @@ fn request(client: &mut Client, tenant: &str, schema: &str) -> Result<String, (S
 #[test]
 #[ignore = "needs the scratch cluster and pgbouncer: run through scripts/test.sh"]
 fn shared_role_refuses_session_tenants_and_dirty_pooled_sessions() {
-    let mut admin = superuser();
-    let s = test_schema(&mut admin, "shared");
-    let a = create_tenant(&mut admin, "shared-a");
-    let b = create_tenant(&mut admin, "shared-b");
-    notes_table(&mut admin, &s, false, &[(&a, "a"), (&b, "b")]);
-    shared_role(&mut admin, &s, &[&a, &b]);
+    let (s, a, b) = shared_role_fixture("shared");
     // One server connection: the attacker's and the victim's requests share it.
     let mut attacker = pooled_through("VITAL_TEST_POOLER", SHARED_ROLE, "vital_it_single");
     let mut victim = pooled_through("VITAL_TEST_POOLER", SHARED_ROLE, "vital_it_single");
@@ -300,12 +307,7 @@ fn shared_role_refuses_session_tenants_and_dirty_pooled_sessions() {
 #[test]
 #[ignore = "needs the scratch cluster and pgbouncer: run through scripts/test.sh"]
 fn shared_role_behind_a_resetting_pooler_starts_every_request_clean() {
-    let mut admin = superuser();
-    let s = test_schema(&mut admin, "sharedreset");
-    let a = create_tenant(&mut admin, "sharedreset-a");
-    let b = create_tenant(&mut admin, "sharedreset-b");
-    notes_table(&mut admin, &s, false, &[(&a, "a"), (&b, "b")]);
-    shared_role(&mut admin, &s, &[&a, &b]);
+    let (s, a, b) = shared_role_fixture("sharedreset");
     let mut attacker = pooled_through("VITAL_TEST_POOLER_RESET", SHARED_ROLE, "vital_it_single");
     let mut victim = pooled_through("VITAL_TEST_POOLER_RESET", SHARED_ROLE, "vital_it_single");
     attacker
@@ -333,11 +335,7 @@ fn shared_role_behind_a_resetting_pooler_starts_every_request_clean() {
 #[test]
 #[ignore = "needs the scratch cluster and pgbouncer: run through scripts/test.sh"]
 fn shared_role_cannot_be_turned_off_by_a_startup_option() {
-    let mut admin = superuser();
-    let s = test_schema(&mut admin, "sharedopt");
-    let a = create_tenant(&mut admin, "sharedopt-a");
-    notes_table(&mut admin, &s, false, &[(&a, "a")]);
-    shared_role(&mut admin, &s, &[&a]);
+    let (_, a, _) = shared_role_fixture("sharedopt");
     for options in ["-c vital.shared_role=off", ""] {
         let mut client = match connect_with_options(SHARED_ROLE, options) {
             Ok(client) => client,

@@ -459,16 +459,7 @@ fn line_36_ddl_that_locks_before_its_privilege_check_is_refused_first() {
 fn line_35_plans_printed_as_log_messages_are_refused() {
     let mut admin = superuser();
     let f = fixture(&mut admin, "printplan");
-    let owner_role = unique_slug("printer").replace('-', "_");
-    let schema = f.table.split('.').next().unwrap();
-    admin
-        .batch_execute(&format!(
-            "CREATE ROLE {owner_role} LOGIN NOSUPERUSER NOBYPASSRLS;
-             GRANT USAGE ON SCHEMA {schema} TO {owner_role};
-             ALTER TABLE {} OWNER TO {owner_role};",
-            f.table
-        ))
-        .unwrap();
+    let owner_role = make_owner(&mut admin, &f.table);
     let print_plans = "SET client_min_messages = log; SET debug_print_plan = on";
     let (mut owner, messages) = connect_collecting_notices(&owner_role);
     set_tenant(&mut owner, &f.attacker_tenant);

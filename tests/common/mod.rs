@@ -259,11 +259,11 @@ pub fn notes_table(admin: &mut Client, schema: &str, shared_reads: bool, tenants
     }
 }
 
-/// Makes a new login role (NOSUPERUSER NOBYPASSRLS) the owner of `table` and connects as it.
+/// Makes a new login role (NOSUPERUSER NOBYPASSRLS) the owner of `table`; returns its name.
 /// vital refuses EXPLAIN of registered tables to the roles their policies bind
 /// (statement_guard.rs); the owner is bound by the same forced policies and may EXPLAIN, so it
 /// sees the plan an application's query gets.
-pub fn owner_of_table(admin: &mut Client, table: &str) -> Client {
+pub fn make_owner(admin: &mut Client, table: &str) -> String {
     let owner = unique_slug("owner").replace('-', "_");
     let schema = table.split('.').next().expect("a qualified table name");
     admin
@@ -273,5 +273,10 @@ pub fn owner_of_table(admin: &mut Client, table: &str) -> Client {
              ALTER TABLE {table} OWNER TO {owner};"
         ))
         .unwrap();
-    connect_as(&owner)
+    owner
+}
+
+/// [`make_owner`], connected as the new owner.
+pub fn owner_of_table(admin: &mut Client, table: &str) -> Client {
+    connect_as(&make_owner(admin, table))
 }

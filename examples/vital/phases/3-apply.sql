@@ -10,6 +10,7 @@ DO $phase3$
 DECLARE
     r record;
     s regclass;
+    is_serial boolean;
     preload text := vital.login_setting(0, 'session_preload_libraries');
 BEGIN
     FOR r IN SELECT * FROM vital_migration_roles LOOP
@@ -18,18 +19,18 @@ BEGIN
         END IF;
         EXECUTE format('GRANT USAGE ON SCHEMA public TO %I', r.role_name);
         EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %I', r.role_name);
-        FOR s IN SELECT seq.oid::regclass
-                   FROM pg_class seq
-                   JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = seq.oid AND d.deptype = 'a'
-                  WHERE seq.relkind = 'S' AND seq.relnamespace = 'public'::regnamespace LOOP
-            EXECUTE format('GRANT USAGE ON SEQUENCE %s TO %I', s, r.role_name);
-        END LOOP;
-        -- An earlier migration granted USAGE on every sequence: identity columns need none.
-        FOR s IN SELECT seq.oid::regclass
-                   FROM pg_class seq
-                   JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = seq.oid AND d.deptype = 'i'
-                  WHERE seq.relkind = 'S' AND seq.relnamespace = 'public'::regnamespace LOOP
-            EXECUTE format('REVOKE ALL ON SEQUENCE %s FROM %I', s, r.role_name);
+        -- A serial column's sequence (dependency 'a') needs USAGE for inserts; an identity
+        -- column's ('i') needs none, and an earlier migration granted USAGE on every sequence.
+        FOR s, is_serial IN SELECT seq.oid::regclass, d.deptype = 'a'
+                           FROM pg_class seq
+                           JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = seq.oid
+                                           AND d.deptype IN ('a', 'i')
+                          WHERE seq.relkind = 'S' AND seq.relnamespace = 'public'::regnamespace LOOP
+            IF is_serial THEN
+                EXECUTE format('GRANT USAGE ON SEQUENCE %s TO %I', s, r.role_name);
+            ELSE
+                EXECUTE format('REVOKE ALL ON SEQUENCE %s FROM %I', s, r.role_name);
+            END IF;
         END LOOP;
         EXECUTE format('REVOKE TRUNCATE ON ALL TABLES IN SCHEMA public FROM %I', r.role_name);
         EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM %I', current_database(), r.role_name);
