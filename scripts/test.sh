@@ -43,13 +43,13 @@ if [ -n "${VITAL_PG:-}" ] && [ "$PG_MAJOR" != 15 ]; then
     run_pg_regress "$PORT"
     start_pgbouncer "$POOLER_DIR" $((56400 + PG_MAJOR)) "$PORT"
     start_pgbouncer "$RESET_POOLER_DIR" $((56420 + PG_MAJOR)) "$PORT" reset
-    say "PostgreSQL $PG_MAJOR: the attack, side-channel and pooler tests"
+    say "PostgreSQL $PG_MAJOR: the attack, side-channel, pooler and docs tests"
     VITAL_TEST_DSN="host=127.0.0.1 port=$PORT user=postgres dbname=postgres" \
     VITAL_TEST_POOLER="host=127.0.0.1 port=$((56400 + PG_MAJOR))" \
     VITAL_TEST_POOLER_RESET="host=127.0.0.1 port=$((56420 + PG_MAJOR))" \
     VITAL_TEST_PG_BIN="$PG_BIN" \
         cargo test -q --features "pg15 pg_test" --test attacks --test side_channels --test pooler \
-            -- --ignored --test-threads=4
+            --test docs -- --ignored --test-threads=4
     say "PostgreSQL $PG_MAJOR: all tests passed"
     exit 0
 fi

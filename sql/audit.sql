@@ -299,7 +299,7 @@ UNION ALL
 SELECT 'info', format('index %s on %s', li.indexrelid::regclass, reg.name),
        format('its operators %s are not LEAKPROOF: under row level security a tenant''s query using them cannot use this index',
               li.operators),
-       'See the README, "Searching under row level security" (the LEAKPROOF remedy and its risk)'
+       'See docs/operations.md, "Searching under row level security" (the LEAKPROOF remedy and its risk)'
   FROM registered reg
  CROSS JOIN LATERAL (
         SELECT i.indexrelid, string_agg(DISTINCT o.oprname::text, ' ' ORDER BY o.oprname::text) AS operators
