@@ -158,6 +158,7 @@ start_pgbouncer() {
 [databases]
 vital_it = host=127.0.0.1 port=$backend dbname=vital_it pool_size=4
 vital_it_single = host=127.0.0.1 port=$backend dbname=vital_it pool_size=1
+* = host=127.0.0.1 port=$backend pool_size=4
 
 [pgbouncer]
 listen_addr = 127.0.0.1
@@ -175,7 +176,8 @@ INI
     if [ "$reset" = reset ]; then
         printf 'server_reset_query = DISCARD ALL\nserver_reset_query_always = 1\n' >> "$dir/pgbouncer.ini"
     fi
-    printf '"vital_it_app" ""\n"vital_it_shared" ""\n"postgres" ""\n' > "$dir/users.txt"
+    printf '"%s" ""\n' vital_it_app vital_it_shared postgres \
+        vital_app_platform vital_app_dhs vital_app_pharma > "$dir/users.txt"
     [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$dir"
     local attempt
     for attempt in 1 2 3 4 5; do

@@ -87,11 +87,17 @@ start_pgbouncer "$RESET_POOLER_DIR" "$RESET_POOLER_PORT" "$PORT" reset
 trap 'stop_pgbouncer "$POOLER_DIR"; stop_pgbouncer "$RESET_POOLER_DIR"; stop_cluster "$CLUSTER"' EXIT
 
 say "integration tests over real connections"
+# Every tests/*.rs but citus.rs, which needs the cluster tests/citus/run.sh starts.
+integration_tests=()
+for file in tests/*.rs; do
+    name=$(basename "$file" .rs)
+    [ "$name" = citus ] || integration_tests+=(--test "$name")
+done
 VITAL_TEST_PG_BIN="$PG_BIN" \
 VITAL_TEST_DSN="host=127.0.0.1 port=$PORT user=postgres dbname=postgres" \
 VITAL_TEST_POOLER="host=127.0.0.1 port=$POOLER_PORT" \
 VITAL_TEST_POOLER_RESET="host=127.0.0.1 port=$RESET_POOLER_PORT" \
-    cargo test --features "pg15 pg_test" --test '*' -- --ignored --test-threads=4
+    cargo test --features "pg15 pg_test" "${integration_tests[@]}" -- --ignored --test-threads=4
 
 say "the isolation tests again, on a database installed at 0.1.0 and updated with ALTER EXTENSION"
 VITAL_TEST_DSN="host=127.0.0.1 port=$PORT user=postgres dbname=postgres" VITAL_TEST_UPGRADE_FROM=0.1.0 \
@@ -107,6 +113,9 @@ stop_cluster "$CLUSTER"
 
 say "upgrades: 0.1.0 as released, migrated, then ALTER EXTENSION UPDATE (installs the current build again)"
 tests/upgrade/run.sh
+
+say "Citus: a coordinator and two workers, the VITAL migration distributed (skipped without Citus or its source)"
+tests/citus/run.sh
 
 say "benchmark smoke run (tiny data; the real run is ./bench/run.sh)"
 ./bench/run.sh --smoke

@@ -201,6 +201,10 @@ SELECT 'warning', format('%s on %s', c.conname, c.conrelid::regclass),
   FROM pg_constraint c
  WHERE c.contype = 'f' AND c.conparentid = 0
    AND c.conrelid IN (SELECT oid FROM registered) AND c.confrelid IN (SELECT oid FROM registered)
+   -- A key that pairs tenant_id with tenant_id (vital.distribute() makes them) holds by itself.
+   AND NOT EXISTS (SELECT FROM pg_attribute ca, pg_attribute pa
+                    WHERE ca.attrelid = c.conrelid AND ca.attnum = c.conkey[1] AND ca.attname = 'tenant_id'
+                      AND pa.attrelid = c.confrelid AND pa.attnum = c.confkey[1] AND pa.attname = 'tenant_id')
    -- A guard is recognised by its argument, the constraint's name, not by its (truncated) name.
    AND NOT EXISTS (SELECT FROM pg_trigger g
                     WHERE g.tgrelid = c.conrelid AND g.tgfoid = 'vital.fk_guard()'::regprocedure
@@ -212,7 +216,10 @@ SELECT 'warning', reg.name,
   FROM registered reg
  WHERE EXISTS (SELECT FROM pg_constraint c
                 WHERE c.contype = 'f' AND c.conparentid = 0 AND c.confrelid = reg.oid
-                  AND c.conrelid IN (SELECT oid FROM registered))
+                  AND c.conrelid IN (SELECT oid FROM registered)
+                  AND NOT EXISTS (SELECT FROM pg_attribute ca, pg_attribute pa
+                                   WHERE ca.attrelid = c.conrelid AND ca.attnum = c.conkey[1] AND ca.attname = 'tenant_id'
+                                     AND pa.attrelid = c.confrelid AND pa.attnum = c.confkey[1] AND pa.attname = 'tenant_id'))
    AND NOT EXISTS (SELECT FROM pg_trigger g
                     WHERE g.tgrelid = reg.oid AND g.tgnargs = 0 AND g.tgfoid = 'vital.fk_guard()'::regprocedure)
 UNION ALL
@@ -267,6 +274,10 @@ SELECT 'warning', 'setting max_prepared_transactions',
        format('is %s: a tenant''s PREPARE TRANSACTION keeps its locks after it disconnects, blocking other tenants until a DBA commits or rolls it back', current_setting('max_prepared_transactions')),
        'Set max_prepared_transactions = 0 unless this database uses two-phase commit; then watch pg_prepared_xacts'
  WHERE current_setting('max_prepared_transactions')::int > 0
+   -- Citus needs two-phase commit; citus_findings() says what to watch instead.
+   AND NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')
+UNION ALL
+SELECT severity, object, problem, fix FROM vital.citus_findings()
 UNION ALL
 SELECT 'warning', format('%s.%I', reg.name, a.attname),
        'key drawn from a sequence that every tenant shares: a tenant that inserts explicit values just ahead of the sequence makes other tenants'' inserts fail as duplicates, and a role that may read the sequence sees how many rows all tenants insert',

@@ -114,3 +114,21 @@ CREATE TABLE vital.state_version (
 );
 CREATE UNIQUE INDEX state_version_one_row ON vital.state_version ((true));
 INSERT INTO vital.state_version VALUES (2);
+
+-- The key that signs tenant tokens on a Citus cluster (src/citus.rs): written on every node by
+-- vital.distribute(), readable by superusers only. Not dumped: a restored database gets a new
+-- key when it is distributed again.
+CREATE TABLE vital.cluster_key (
+    key bytea NOT NULL CHECK (pg_catalog.length(key) = 32)
+);
+CREATE UNIQUE INDEX cluster_key_one_row ON vital.cluster_key ((true));
+
+-- What vital.distribute() did to each table on Citus, and what vital.undistribute() restores
+-- (src/distribute.rs). Not dumped: a dump is restored as plain tables.
+CREATE TABLE vital.distributions (
+    relid    regclass PRIMARY KEY,
+    kind     text NOT NULL CHECK (kind IN ('distributed', 'reference')),
+    position integer NOT NULL,
+    actions  text[] NOT NULL,
+    restore  jsonb NOT NULL
+);

@@ -119,9 +119,20 @@ fn set_tenant(tenant: Option<Uuid>, is_local: default!(Option<bool>, "false")) -
         }
         pooled_session::refuse_unless_clean(tenant);
     }
+    let distributed = crate::citus::distributed();
+    if distributed && !is_local {
+        raise(
+            Code::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("vital.set_tenant({tenant}) for the session does not reach the Citus workers"),
+            Some("On a distributed database set the tenant per transaction: BEGIN; SELECT vital.set_tenant(tenant, true); ... COMMIT;"),
+        );
+    }
     let validated = check_allowed(tenant, "is not allowed to use");
 
     crate::privileged::set_tenant_setting(&tenant.to_string(), is_local);
+    if distributed {
+        crate::citus::propagate_tenant(tenant);
+    }
     VALIDATED.with(|v| v.set(Some(validated)));
     if is_local {
         pooled_session::note_local_tenant();
@@ -159,11 +170,15 @@ fn check_allowed(tenant: Uuid, refusal: &str) -> Validated {
 #[pg_extern]
 fn clear_tenant() {
     crate::privileged::set_tenant_setting("", false);
+    crate::citus::clear_token();
 }
 
 /// The current tenant, validated; `None` when no tenant is set (unset or empty setting).
 pub fn current() -> Option<Uuid> {
-    let raw = gucs::tenant_raw()?;
+    let Some(raw) = gucs::tenant_raw() else {
+        // On a Citus worker the transaction's tenant arrives as a signed token.
+        return gucs::token_raw().map(crate::citus::tenant_from_token);
+    };
     let parsed = match uuid::Uuid::try_parse_ascii(raw) {
         Ok(u) => *u.as_bytes(),
         // The check hook admits only uuids; anything else means no tenant.

@@ -450,7 +450,8 @@ fn end_of_command(tag: &str, pending: Pending, registry: std::rc::Rc<registry::R
         for command in changed_relations() {
             vital_functions_touched |= command.vital_function;
             trees_involved |= command.in_tree;
-            if command.table == pg_sys::InvalidOid {
+            // Shards are Citus's: what holds on a table holds on its shards (audit() checks).
+            if command.table == pg_sys::InvalidOid || crate::citus::is_shard(command.table) {
                 continue;
             }
             let moved = pending.moved.contains(&command.table);

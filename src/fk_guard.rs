@@ -41,6 +41,17 @@ macro_rules! guards_constraint {
     };
 }
 
+/// SQL true when foreign key `c` pairs the child's `tenant_id` with the parent's as its first
+/// columns, like the co-located keys `vital.distribute()` makes: such a key already holds the
+/// child row to its own tenant's parent row (and blocks moves), so it needs no guard.
+macro_rules! same_tenant_key {
+    () => {
+        "EXISTS (SELECT FROM pg_catalog.pg_attribute ca, pg_catalog.pg_attribute pa
+                  WHERE ca.attrelid = c.conrelid AND ca.attnum = c.conkey[1] AND ca.attname = 'tenant_id'
+                    AND pa.attrelid = c.confrelid AND pa.attnum = c.confkey[1] AND pa.attname = 'tenant_id')"
+    };
+}
+
 /// Foreign keys between registered tables without their guard; `$scope` narrows the keys.
 macro_rules! missing_guards {
     ($scope:literal) => {
@@ -57,6 +68,9 @@ macro_rules! missing_guards {
             "
             AND c.conrelid IN (SELECT relid FROM vital.registrations)
             AND c.confrelid IN (SELECT relid FROM vital.registrations)
+            AND NOT ",
+            same_tenant_key!(),
+            "
             AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
                              WHERE t.tgrelid = c.conrelid AND t.tgparentid = 0
                                AND t.tgfoid = 'vital.fk_guard()'::pg_catalog.regprocedure
@@ -72,7 +86,7 @@ macro_rules! missing_guards {
 macro_rules! stale_guards {
     ($scope:literal) => {
         concat!(
-            "SELECT t.tgrelid::regclass::text, t.tgname::text
+            "SELECT t.tgrelid::regclass::text, t.tgname::text, t.tgrelid::text
            FROM pg_catalog.pg_trigger t
           WHERE t.tgfoid = 'vital.fk_guard()'::pg_catalog.regprocedure AND t.tgparentid = 0
             AND t.tgnargs > 0 ",
@@ -85,7 +99,10 @@ macro_rules! stale_guards {
             guards_constraint!(),
             "
                    AND c.conrelid IN (SELECT relid FROM vital.registrations)
-                   AND c.confrelid IN (SELECT relid FROM vital.registrations))"
+                   AND c.confrelid IN (SELECT relid FROM vital.registrations)
+                   AND NOT ",
+            same_tenant_key!(),
+            ")"
         )
     };
 }
@@ -103,6 +120,9 @@ macro_rules! missing_moves_guards {
             "
             AND c.conrelid IN (SELECT relid FROM vital.registrations)
             AND c.confrelid IN (SELECT relid FROM vital.registrations)
+            AND NOT ",
+            same_tenant_key!(),
+            "
             AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
                              WHERE t.tgrelid = c.confrelid AND t.tgparentid = 0 AND t.tgnargs = 0
                                AND t.tgfoid = 'vital.fk_guard()'::pg_catalog.regprocedure)"
@@ -114,7 +134,7 @@ macro_rules! missing_moves_guards {
 macro_rules! stale_moves_guards {
     ($scope:literal) => {
         concat!(
-            "SELECT t.tgrelid::regclass::text, t.tgname::text
+            "SELECT t.tgrelid::regclass::text, t.tgname::text, t.tgrelid::text
            FROM pg_catalog.pg_trigger t
           WHERE t.tgfoid = 'vital.fk_guard()'::pg_catalog.regprocedure AND t.tgparentid = 0
             AND t.tgnargs = 0 ",
@@ -124,7 +144,10 @@ macro_rules! stale_moves_guards {
                 SELECT FROM pg_catalog.pg_constraint c
                  WHERE c.contype = 'f' AND c.conparentid = 0 AND c.confrelid = t.tgrelid
                    AND c.conrelid IN (SELECT relid FROM vital.registrations)
-                   AND c.confrelid IN (SELECT relid FROM vital.registrations))"
+                   AND c.confrelid IN (SELECT relid FROM vital.registrations)
+                   AND NOT ",
+            same_tenant_key!(),
+            ")"
         )
     };
 }
@@ -147,9 +170,14 @@ fn sync_query(
     }
 }
 
-/// Drops the triggers listed as (table, trigger name) rows.
+/// Drops the triggers listed as (table, trigger name[, table OID]) rows. A Citus shard's copy
+/// of a guard is never stale here: it guards the shard's copy of the key, which has another
+/// name, and it goes with its table's guard (Citus propagates the drop).
 fn drop_triggers(rows: Vec<Vec<Option<String>>>) {
     for row in rows {
+        if sql::oid(row.get(2).and_then(|o| o.as_deref())).is_some_and(crate::citus::is_shard) {
+            continue;
+        }
         let table = row[0].clone().unwrap_or_default();
         let name = sql::ident(row[1].as_deref().unwrap_or_default());
         sql::run(&format!("DROP TRIGGER IF EXISTS {name} ON {table}"), &[]);
@@ -320,6 +348,19 @@ fn key_columns(constraint: pg_sys::Oid) -> Vec<KeyColumn> {
     .collect()
 }
 
+/// On a Citus shard (`tools_102008`), the suffix Citus gives the shard's copies of the table's
+/// constraints (`_102008`); otherwise empty.
+fn shard_suffix(relid: pg_sys::Oid) -> String {
+    if !crate::citus::is_shard(relid) {
+        return String::new();
+    }
+    // SAFETY: the name of a relation the trigger manager holds open.
+    let name = unsafe { std::ffi::CStr::from_ptr(pg_sys::get_rel_name(relid)) }
+        .to_string_lossy()
+        .into_owned();
+    name.rfind('_').map(|i| name[i..].to_string()).unwrap_or_default()
+}
+
 /// Builds the guard for `constraint` as seen from `relid` (a partition sees its parent's key).
 fn build_guard(relid: pg_sys::Oid, constraint: &str, row_type: pg_sys::Oid) -> Option<Guard> {
     // vital's registry and the catalogs, read as vital under the pinned search_path.
@@ -331,20 +372,30 @@ fn build_guard(relid: pg_sys::Oid, constraint: &str, row_type: pg_sys::Oid) -> O
                         OPERATOR(pg_catalog.||) pg_catalog.quote_ident(pa.relname),
                     pa.relkind::text, pa.relowner::text,
                     coalesce((SELECT r.shared_reads FROM vital.registrations r
-                               WHERE r.relid OPERATOR(pg_catalog.=) c.confrelid), true)::text,
+                               WHERE r.relid OPERATOR(pg_catalog.=) c.confrelid),
+                             -- A Citus shard of a registered table is not registered on its
+                             -- node; its vital_select policy says whether it shares.
+                             (SELECT pg_catalog.pg_get_expr(pol.polqual, pol.polrelid)
+                                     OPERATOR(pg_catalog.~~) '%vital.platform_tenant()%'
+                                FROM pg_catalog.pg_policy pol
+                               WHERE pol.polrelid OPERATOR(pg_catalog.=) c.confrelid
+                                 AND pol.polname OPERATOR(pg_catalog.=) 'vital_select'),
+                             true)::text,
                     c.oid::text
                FROM pg_catalog.pg_constraint c
                JOIN pg_catalog.pg_class ch ON ch.oid OPERATOR(pg_catalog.=) $1
                JOIN pg_catalog.pg_namespace chn ON chn.oid OPERATOR(pg_catalog.=) ch.relnamespace
                JOIN pg_catalog.pg_class pa ON pa.oid OPERATOR(pg_catalog.=) c.confrelid
                JOIN pg_catalog.pg_namespace pan ON pan.oid OPERATOR(pg_catalog.=) pa.relnamespace
-              WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND c.conname OPERATOR(pg_catalog.=) $2
+              WHERE c.contype OPERATOR(pg_catalog.=) 'f'
+                AND (c.conname OPERATOR(pg_catalog.=) $2
+                     OR c.conname OPERATOR(pg_catalog.=) ($2 OPERATOR(pg_catalog.||) $3))
                 AND (c.conrelid OPERATOR(pg_catalog.=) $1
                      OR c.conrelid OPERATOR(pg_catalog.=) ANY (
                             SELECT a.relid FROM pg_catalog.pg_partition_ancestors($1) a))
               ORDER BY c.conparentid OPERATOR(pg_catalog.=) 0
               LIMIT 1",
-            &[relid.into(), constraint.into()],
+            &[relid.into(), constraint.into(), shard_suffix(relid).into()],
         )
         .into_iter()
         .next();
@@ -679,7 +730,18 @@ fn check(trigger: &PgTrigger<'_>) -> Option<Violation> {
     let show_values = unsafe { pg_sys::check_enable_rls(relid, pg_sys::InvalidOid, true) }
         != pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32;
 
-    let guard = guard_for(relid, constraint, row_type)?;
+    let Some(guard) = guard_for(relid, constraint, row_type) else {
+        // On a Citus shard the key must be there (Citus copies it with the trigger): a guard
+        // that cannot find it refuses the row rather than let it pass unchecked.
+        if crate::citus::is_shard(relid) {
+            error::raise(
+                Code::ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+                format!("vital.fk_guard(): the shard has no copy of foreign key {constraint:?}"),
+                Some("Run SELECT * FROM vital.audit() on the coordinator."),
+            );
+        }
+        return None;
+    };
     // SAFETY: the tuple is the trigger's new row, of `row_type`, alive for this call.
     let row = unsafe { DatumWithOid::new(new_row, row_type) };
     let accepted = as_owner(guard.parent_owner, || {

@@ -17,6 +17,11 @@ pub const TENANT_GUC_NAME: &CStr = c"vital.tenant";
 /// The current tenant as text: NULL or empty when none is set, otherwise a uuid.
 pub static TENANT: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
+/// `vital.tenant_token`: a signed tenant for the nodes of a Citus cluster (see `citus.rs`).
+/// Settable by every role, because Citus forwards only `SET LOCAL` of settings the connecting
+/// role may set; hidden from non-superusers (`SHOW`, `current_setting`, `pg_settings`).
+pub static TENANT_TOKEN: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+
 /// `vital.shared_role`: this login role serves several tenants through a connection pool
 /// (see `pooled_session.rs`). Superuser-only, so that the role cannot turn it off; a DBA sets it
 /// with `ALTER ROLE app SET vital.shared_role = on`.
@@ -35,6 +40,19 @@ pub fn init() {
             Some(check_tenant_setting),
             None,
             None,
+        );
+        GucRegistry::define_string_guc(
+            c"vital.tenant_token",
+            c"The current transaction's tenant on the nodes of a Citus cluster.",
+            c"Made by vital.set_tenant(tenant, true) on a distributed database and forwarded \
+              by Citus; current_tenant() accepts only a valid token of the same transaction \
+              and role.",
+            &TENANT_TOKEN,
+            GucContext::Userset,
+            GucFlags::NO_SHOW_ALL
+                | GucFlags::SUPERUSER_ONLY
+                | GucFlags::DISALLOW_IN_FILE
+                | GucFlags::DISALLOW_IN_AUTO_FILE,
         );
         GucRegistry::define_bool_guc(
             c"vital.shared_role",
@@ -62,6 +80,18 @@ pub fn tenant_raw() -> Option<&'static [u8]> {
         } else {
             Some(bytes)
         }
+    }
+}
+
+/// The raw tenant token (see `citus.rs`): `None` when unset or empty.
+pub fn token_raw() -> Option<&'static [u8]> {
+    unsafe {
+        let ptr: *mut c_char = *TENANT_TOKEN.as_ptr();
+        if ptr.is_null() {
+            return None;
+        }
+        let bytes = CStr::from_ptr(ptr).to_bytes();
+        (!bytes.is_empty()).then_some(bytes)
     }
 }
 

@@ -5,9 +5,11 @@
 use pgrx::prelude::*;
 
 mod catalog;
+mod citus;
 mod cloning;
 mod compat;
 mod context;
+mod distribute;
 mod error;
 mod event_trigger;
 mod fk_guard;
@@ -42,10 +44,17 @@ extension_sql_file!(
     name = "side_channels",
     requires = ["bootstrap"]
 );
+extension_sql_file!("../sql/citus.sql", name = "citus", requires = ["bootstrap"]);
 extension_sql_file!(
     "../sql/audit.sql",
     name = "audit",
-    requires = ["bootstrap", "fk_guard_function", "invariants", "side_channels"]
+    requires = [
+        "bootstrap",
+        "fk_guard_function",
+        "invariants",
+        "side_channels",
+        "citus"
+    ]
 );
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 

@@ -130,6 +130,11 @@ pub fn set_tenant_setting(value: &str, local: bool) {
     set_option(crate::gucs::TENANT_GUC_NAME, &value, action);
 }
 
+/// Sets `name` for the rest of the transaction (`SET LOCAL`), with superuser context.
+pub fn set_local(name: &CStr, value: &CStr) {
+    set_option(name, value, pg_sys::GucAction::GUC_ACTION_LOCAL);
+}
+
 /// Runs `f` with one setting changed, restored afterwards (on error, by the abort). The names
 /// and values are constants: nothing is allocated on the foreign-key guard's per-row path.
 pub fn with_setting<R>(name: &CStr, value: &CStr, f: impl FnOnce() -> R) -> R {

@@ -249,6 +249,7 @@ pub fn register(
     let rel = catalog::existing_relation(oid);
     check_registrable(&rel);
     let table = rel.qualified();
+    crate::citus::refuse_citus_table(oid, &table, "registered");
     if rel.is_partition && parent.is_none() && !is_registered(oid) {
         let parent_name = catalog::partition_parent(oid)
             .and_then(catalog::relation)
@@ -367,6 +368,7 @@ pub fn register(
 /// Undoes a registration exactly (partitions first). The caller then drops the foreign-key
 /// guards that no longer apply (`fk_guard::sync_all`), once for all the tables it unregistered.
 pub fn unregister(oid: pg_sys::Oid, drop_column: bool, merge_tenants: bool, through_parent: bool) {
+    crate::citus::refuse_citus_table(oid, &sql::regclass_text(oid), "unregistered");
     let rel = catalog::existing_relation(oid);
     let table = rel.qualified();
     // Lock first, then read the registration: a concurrent unregister that committed while we

@@ -3,7 +3,9 @@ SELECT format('== %s app (port %s), connected as %s', :'app', :'port', :'role') 
 \echo
 \echo :header
 SET ROLE :"role";
-SELECT vital.set_tenant(:'tenant') \g /dev/null
+-- The tenant for one transaction: the pattern that works behind a pooler and on Citus.
+BEGIN;
+SELECT vital.set_tenant(:'tenant', true) \g /dev/null
 SELECT r.relid AS "table",
        (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %s', r.relid), false, true, '')))[1]::text::int AS visible,
        (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %s WHERE tenant_id = vital.current_tenant()', r.relid), false, true, '')))[1]::text::int AS own,
@@ -20,7 +22,9 @@ SELECT t.name AS tool, t.category FROM tools t
 SELECT count(*) AS business_functions, (SELECT count(*) FROM departments) AS departments,
        (SELECT count(*) FROM organizational_roles) AS organizational_roles FROM business_functions;
 \echo 'its private conversations:'
-SELECT title, (SELECT count(*) FROM chat_messages m WHERE m.session_id = s.id) AS messages
-  FROM chat_sessions s ORDER BY started_at LIMIT 3;
-SELECT vital.clear_tenant() \g /dev/null
+SELECT s.title, count(m.id) AS messages
+  FROM chat_sessions s
+  LEFT JOIN chat_messages m ON m.tenant_id = s.tenant_id AND m.session_id = s.id
+ GROUP BY s.id, s.title, s.started_at ORDER BY s.started_at LIMIT 3;
+COMMIT;
 RESET ROLE;

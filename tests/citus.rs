@@ -1,0 +1,546 @@
+//! Isolation on a real Citus cluster (a coordinator and two workers), after the VITAL migration
+//! and `vital.distribute()`: every query shape shows each tenant app its own rows and the
+//! platform's, and nothing else; tenant tokens cannot be forged or replayed; foreign keys hold
+//! on every shard; the pooled pattern holds through pgbouncer; `audit()` checks every shard.
+//!
+//! Run by tests/citus/run.sh, which builds Citus when needed, starts the cluster, migrates and
+//! distributes the VITAL database, and passes:
+//! `VITAL_TEST_CITUS_DSN` (the coordinator, superuser, database), `VITAL_TEST_CITUS_WORKERS`
+//! (`host:port` of each worker, comma-separated) and `VITAL_TEST_CITUS_POOLER` (pgbouncer in
+//! transaction mode in front of the coordinator).
+
+mod doc_examples;
+
+use postgres::{Client, NoTls};
+
+const PLATFORM: &str = "00000000-0000-0000-0000-000000000001";
+const DHS: &str = "11111111-1111-1111-1111-111111111111";
+const PHARMA: &str = "f7aa6fd4-0af9-4706-8b31-034f1f7accda";
+/// The three apps' login roles (examples/vital/phases/roles.sql) and their tenants.
+const APPS: [(&str, &str); 3] = [
+    ("vital_app_platform", PLATFORM),
+    ("vital_app_dhs", DHS),
+    ("vital_app_pharma", PHARMA),
+];
+
+/// Held by tests that run `audit()` or change what it sees: one of them tampers with a shard.
+static AUDIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn base() -> String {
+    std::env::var("VITAL_TEST_CITUS_DSN").expect("VITAL_TEST_CITUS_DSN: run tests/citus/run.sh")
+}
+
+fn with_user(dsn: &str, user: &str) -> String {
+    let kept: Vec<&str> = dsn
+        .split_whitespace()
+        .filter(|kv| !kv.starts_with("user="))
+        .collect();
+    format!("{} user={user}", kept.join(" "))
+}
+
+fn connect(dsn: &str, user: &str) -> Client {
+    Client::connect(&with_user(dsn, user), NoTls).unwrap_or_else(|e| panic!("connect as {user}: {e}"))
+}
+
+fn superuser() -> Client {
+    connect(&base(), "postgres")
+}
+
+/// A DSN for each worker, same database.
+fn workers() -> Vec<String> {
+    let dbname = base()
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("dbname=").map(str::to_string))
+        .unwrap();
+    std::env::var("VITAL_TEST_CITUS_WORKERS")
+        .expect("VITAL_TEST_CITUS_WORKERS")
+        .split(',')
+        .map(|hp| {
+            let (host, port) = hp.split_once(':').unwrap();
+            format!("host={host} port={port} dbname={dbname}")
+        })
+        .collect()
+}
+
+fn sqlstate<T>(result: Result<T, postgres::Error>) -> String {
+    match result {
+        Ok(_) => "ok".into(),
+        Err(e) => e
+            .code()
+            .map(|c| c.code().to_string())
+            .unwrap_or_else(|| e.to_string()),
+    }
+}
+
+fn count(client: &mut Client, query: &str) -> i64 {
+    client
+        .query_one(query, &[])
+        .unwrap_or_else(|e| panic!("{query}: {e}"))
+        .get(0)
+}
+
+/// Starts a transaction in `tenant` the pooled way.
+fn begin_in(client: &mut Client, tenant: &str) {
+    client
+        .batch_execute(&format!("BEGIN; SELECT vital.set_tenant('{tenant}', true)"))
+        .unwrap();
+}
+
+/// The registered tables and whether each shares platform rows.
+fn registered(admin: &mut Client) -> Vec<(String, bool)> {
+    admin
+        .query(
+            "SELECT relid::text, shared_reads FROM vital.registered_tables ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+#[test]
+#[ignore]
+fn every_query_shape_shows_each_app_its_rows_and_the_platforms_only() {
+    let mut admin = superuser();
+    let tables = registered(&mut admin);
+    assert_eq!(tables.len(), 13, "{tables:?}");
+    for (role, tenant) in APPS {
+        let mut app = connect(&base(), role);
+        begin_in(&mut app, tenant);
+        for (table, shared) in &tables {
+            // What the tenant may see, counted by the superuser (who bypasses the policies).
+            let expected = count(
+                &mut admin,
+                &format!(
+                    "SELECT count(*) FROM {table} WHERE tenant_id = '{tenant}' OR ({shared} AND tenant_id = '{PLATFORM}')"
+                ),
+            );
+            let own = count(
+                &mut admin,
+                &format!("SELECT count(*) FROM {table} WHERE tenant_id = '{tenant}'"),
+            );
+            // Multi-shard (all shards) and router (one shard) reads.
+            assert_eq!(
+                count(&mut app, &format!("SELECT count(*) FROM {table}")),
+                expected,
+                "{role} {table}"
+            );
+            assert_eq!(
+                count(
+                    &mut app,
+                    &format!("SELECT count(*) FROM {table} WHERE tenant_id = '{tenant}'")
+                ),
+                own,
+                "{role} {table} router"
+            );
+            for (_, other) in APPS.iter().filter(|(_, t)| *t != tenant && *t != PLATFORM) {
+                assert_eq!(
+                    count(
+                        &mut app,
+                        &format!("SELECT count(*) FROM {table} WHERE tenant_id = '{other}'")
+                    ),
+                    0,
+                    "{role} reads {other}'s rows of {table}"
+                );
+            }
+        }
+        // A co-located join, a join to a reference table, the compat view and compat column.
+        let sessions_join = "SELECT count(*) FROM chat_sessions s JOIN chat_messages m
+                               ON m.tenant_id = s.tenant_id AND m.session_id = s.id";
+        let expected_join = count(
+            &mut admin,
+            &format!("{sessions_join} WHERE s.tenant_id = '{tenant}'"),
+        );
+        assert_eq!(
+            count(&mut app, sessions_join),
+            expected_join,
+            "{role} co-located join"
+        );
+        let tools_join = "SELECT count(*) FROM agent_tools at JOIN tools t ON t.id = at.tool_id";
+        let expected_tools = count(
+            &mut admin,
+            &format!(
+                "{tools_join} WHERE at.tenant_id IN ('{tenant}', '{PLATFORM}') AND t.tenant_id IN ('{tenant}', '{PLATFORM}')"
+            ),
+        );
+        assert_eq!(
+            count(&mut app, tools_join),
+            expected_tools,
+            "{role} join to a reference table"
+        );
+        assert_eq!(
+            count(&mut app, "SELECT count(*) FROM business_functions"),
+            count(&mut app, "SELECT count(*) FROM suite_functions"),
+            "{role} compat view"
+        );
+        // Writes land in the tenant, on the right shard, and never in another tenant.
+        let written: String = app
+            .query_one(
+                "INSERT INTO knowledge (title, source) VALUES ('citus test', 'internal') RETURNING tenant_id::text",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(written, tenant, "{role} insert into a distributed table");
+        app.batch_execute("SAVEPOINT s").unwrap();
+        let other = if tenant == DHS { PHARMA } else { DHS };
+        assert_eq!(
+            sqlstate(app.execute(
+                &format!(
+                    "INSERT INTO knowledge (title, source, tenant_id) VALUES ('x', 'internal', '{other}')"
+                ),
+                &[]
+            )),
+            "42501",
+            "{role} writes into {other}"
+        );
+        app.batch_execute("ROLLBACK").unwrap();
+    }
+}
+
+#[test]
+#[ignore]
+fn a_session_tenant_is_refused_on_a_distributed_database() {
+    let mut app = connect(&base(), "vital_app_dhs");
+    assert_eq!(
+        sqlstate(app.execute(&format!("SELECT vital.set_tenant('{DHS}')"), &[])),
+        "0A000"
+    );
+    let current: Option<String> = app
+        .query_one("SELECT vital.current_tenant()::text", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(current, None);
+}
+
+#[test]
+#[ignore]
+fn tenant_tokens_cannot_be_read_forged_or_replayed() {
+    let mut app = connect(&base(), "vital_app_dhs");
+    // Hidden from the role that may set it.
+    begin_in(&mut app, DHS);
+    assert_eq!(sqlstate(app.query("SHOW vital.tenant_token", &[])), "42501");
+    app.batch_execute("ROLLBACK").unwrap();
+    // Forged: a made-up signature.
+    app.batch_execute("BEGIN").unwrap();
+    app.batch_execute(&format!(
+        "SET LOCAL vital.tenant_token = 'v1:{PHARMA}:76697461:0:1:2:{}'",
+        "ab".repeat(32)
+    ))
+    .unwrap();
+    assert_eq!(
+        sqlstate(app.query("SELECT count(*) FROM knowledge", &[])),
+        "42501"
+    );
+    app.batch_execute("ROLLBACK").unwrap();
+
+    // A real token of the dhs role, taken by the superuser from a finished transaction.
+    let mut admin = superuser();
+    admin
+        .batch_execute("BEGIN; SET LOCAL ROLE vital_app_dhs")
+        .unwrap();
+    admin
+        .execute(&format!("SELECT vital.set_tenant('{DHS}', true)"), &[])
+        .unwrap();
+    admin.batch_execute("RESET ROLE").unwrap();
+    let token: String = admin
+        .query_one("SELECT current_setting('vital.tenant_token')", &[])
+        .unwrap()
+        .get(0);
+    admin.batch_execute("COMMIT").unwrap();
+    assert!(token.starts_with(&format!("v1:{DHS}:")), "{token}");
+    // Replayed in another transaction, on the coordinator and directly on each worker.
+    app.batch_execute(&format!("BEGIN; SET LOCAL vital.tenant_token = '{token}'"))
+        .unwrap();
+    assert_eq!(
+        sqlstate(app.query("SELECT count(*) FROM chat_messages", &[])),
+        "42501"
+    );
+    app.batch_execute("ROLLBACK").unwrap();
+    for worker in workers() {
+        let mut direct = connect(&worker, "vital_app_dhs");
+        direct
+            .batch_execute(&format!("BEGIN; SET LOCAL vital.tenant_token = '{token}'"))
+            .unwrap();
+        assert_eq!(
+            sqlstate(direct.query("SELECT vital.current_tenant()", &[])),
+            "42501",
+            "{worker}"
+        );
+        direct.batch_execute("ROLLBACK").unwrap();
+    }
+    // Used by another role in the same transaction: refused (on the workers by the token,
+    // on the coordinator by the allowances).
+    admin
+        .batch_execute(&format!(
+            "BEGIN; SET LOCAL ROLE vital_app_dhs; SELECT vital.set_tenant('{DHS}', true); SET LOCAL ROLE vital_app_pharma"
+        ))
+        .unwrap();
+    assert_eq!(
+        sqlstate(admin.query("SELECT count(*) FROM chat_messages", &[])),
+        "42501"
+    );
+    admin.batch_execute("ROLLBACK").unwrap();
+}
+
+#[test]
+#[ignore]
+fn an_app_role_on_a_worker_reaches_no_tenant() {
+    for worker in workers() {
+        let mut direct = connect(&worker, "vital_app_dhs");
+        // Session scope is refused on every node of a distributed database; the worker knows no
+        // tenant but the platform, so the transaction scope fails closed too.
+        assert_eq!(
+            sqlstate(direct.execute(&format!("SELECT vital.set_tenant('{DHS}')"), &[])),
+            "0A000"
+        );
+        direct.batch_execute("BEGIN").unwrap();
+        assert_eq!(
+            sqlstate(direct.execute(&format!("SELECT vital.set_tenant('{DHS}', true)"), &[])),
+            "42704"
+        );
+        direct.batch_execute("ROLLBACK").unwrap();
+        // Without a tenant: platform rows of shared tables only.
+        assert_eq!(
+            count(
+                &mut direct,
+                &format!("SELECT count(*) FROM agents WHERE tenant_id <> '{PLATFORM}'")
+            ),
+            0,
+            "{worker}"
+        );
+        assert_eq!(
+            count(&mut direct, "SELECT count(*) FROM chat_messages"),
+            0,
+            "{worker}"
+        );
+    }
+}
+
+#[test]
+#[ignore]
+fn foreign_keys_hold_on_every_shard() {
+    let mut admin = superuser();
+    let one = |admin: &mut Client, q: &str| -> String {
+        admin
+            .query_one(q, &[])
+            .unwrap_or_else(|e| panic!("{q}: {e}"))
+            .get(0)
+    };
+    let dhs_agent = one(
+        &mut admin,
+        &format!("SELECT id::text FROM agents WHERE tenant_id = '{DHS}' LIMIT 1"),
+    );
+    let pharma_tool = one(
+        &mut admin,
+        &format!("SELECT id::text FROM tools WHERE tenant_id = '{PHARMA}' LIMIT 1"),
+    );
+    let platform_tool = one(
+        &mut admin,
+        &format!(
+            "SELECT id::text FROM tools WHERE tenant_id = '{PLATFORM}'
+                AND id NOT IN (SELECT tool_id FROM agent_tools WHERE agent_id = '{dhs_agent}') LIMIT 1"
+        ),
+    );
+    let pharma_session = one(
+        &mut admin,
+        &format!("SELECT id::text FROM chat_sessions WHERE tenant_id = '{PHARMA}' LIMIT 1"),
+    );
+    let mut app = connect(&base(), "vital_app_dhs");
+    // Into a reference table: the guard, on the distributed table's shard.
+    begin_in(&mut app, DHS);
+    let link =
+        |tool: &str| format!("INSERT INTO agent_tools (agent_id, tool_id) VALUES ('{dhs_agent}', '{tool}')");
+    assert_eq!(
+        sqlstate(app.execute(&link(&pharma_tool), &[])),
+        "23503",
+        "a Pharma tool"
+    );
+    app.batch_execute("ROLLBACK").unwrap();
+    begin_in(&mut app, DHS);
+    assert_eq!(
+        sqlstate(app.execute(&link(&platform_tool), &[])),
+        "ok",
+        "a platform tool"
+    );
+    app.batch_execute("ROLLBACK").unwrap();
+    // Between distributed tables: the co-located key.
+    begin_in(&mut app, DHS);
+    assert_eq!(
+        sqlstate(app.execute(
+            &format!("INSERT INTO chat_messages (session_id, role, content) VALUES ('{pharma_session}', 'user', 'hi')"),
+            &[]
+        )),
+        "23503",
+        "a message in a Pharma session"
+    );
+    app.batch_execute("ROLLBACK").unwrap();
+}
+
+#[test]
+#[ignore]
+fn pooled_transactions_keep_every_client_in_its_tenant() {
+    let pooler = std::env::var("VITAL_TEST_CITUS_POOLER").expect("VITAL_TEST_CITUS_POOLER");
+    let dbname = base()
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("dbname=").map(str::to_string))
+        .unwrap();
+    let dsn = format!("{pooler} dbname={dbname}");
+    let mut admin = superuser();
+    let expected: Vec<(String, i64)> = APPS
+        .iter()
+        .map(|(_, t)| {
+            (
+                t.to_string(),
+                count(
+                    &mut admin,
+                    &format!("SELECT count(*) FROM chat_messages WHERE tenant_id = '{t}'"),
+                ),
+            )
+        })
+        .collect();
+    let handles: Vec<_> = (0..12)
+        .map(|i| {
+            let (role, tenant) = APPS[i % 3];
+            let dsn = dsn.clone();
+            let want = expected[i % 3].1;
+            std::thread::spawn(move || {
+                let mut client = connect(&dsn, role);
+                for _ in 0..20 {
+                    let rows = client
+                        .simple_query(&format!(
+                            "BEGIN; SELECT vital.set_tenant('{tenant}', true);
+                             SELECT count(*) FILTER (WHERE tenant_id = '{tenant}'), count(*) FROM chat_messages; COMMIT"
+                        ))
+                        .unwrap();
+                    let row = rows
+                        .iter()
+                        .filter_map(|m| match m {
+                            postgres::SimpleQueryMessage::Row(r) if r.len() == 2 => Some(r),
+                            _ => None,
+                        })
+                        .next()
+                        .unwrap();
+                    let own: i64 = row.get(0).unwrap().parse().unwrap();
+                    let all: i64 = row.get(1).unwrap().parse().unwrap();
+                    assert_eq!((own, all), (want, want), "{role} through the pooler");
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
+
+#[test]
+#[ignore]
+fn registering_or_distributing_past_citus_is_refused() {
+    let mut admin = superuser();
+    admin
+        .batch_execute(
+            "DROP TABLE IF EXISTS citus_by_hand;
+             CREATE TABLE citus_by_hand (tenant_id uuid NOT NULL, id bigint NOT NULL, PRIMARY KEY (tenant_id, id));
+             SELECT create_distributed_table('citus_by_hand', 'tenant_id');",
+        )
+        .unwrap();
+    // The open door: with DDL propagation off, a registration would change the coordinator only.
+    admin
+        .batch_execute("SET citus.enable_ddl_propagation = off")
+        .unwrap();
+    assert_eq!(
+        sqlstate(admin.execute("SELECT vital.register_table('citus_by_hand')", &[])),
+        "0A000"
+    );
+    assert_eq!(
+        sqlstate(admin.query("SELECT * FROM vital.distribute()", &[])),
+        "55000"
+    );
+    admin.batch_execute("RESET citus.enable_ddl_propagation").unwrap();
+    assert_eq!(
+        sqlstate(admin.execute("SELECT vital.register_table('citus_by_hand')", &[])),
+        "0A000"
+    );
+    assert_eq!(
+        sqlstate(admin.execute("SELECT vital.unregister_table('public.chat_messages')", &[])),
+        "0A000"
+    );
+    admin.batch_execute("DROP TABLE citus_by_hand").unwrap();
+}
+
+#[test]
+#[ignore]
+fn audit_checks_every_shard() {
+    let _audit = AUDIT.lock().unwrap_or_else(|e| e.into_inner());
+    let mut admin = superuser();
+    let problems = |admin: &mut Client| -> Vec<String> {
+        admin
+            .query(
+                "SELECT severity || ' ' || object || ': ' || problem FROM vital.audit() WHERE severity = 'error'",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    };
+    assert!(problems(&mut admin).is_empty(), "{:?}", problems(&mut admin));
+    // One shard of chat_messages on a worker loses FORCE ROW LEVEL SECURITY behind Citus's back.
+    let (shard, port): (String, i32) = {
+        let row = admin
+            .query_one(
+                "SELECT shard_name('chat_messages'::regclass, s.shardid), p.nodeport
+                   FROM pg_dist_shard s JOIN pg_dist_placement pl USING (shardid)
+                   JOIN pg_dist_node p ON p.groupid = pl.groupid
+                  WHERE s.logicalrelid = 'chat_messages'::regclass ORDER BY s.shardid LIMIT 1",
+                &[],
+            )
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    let worker = workers()
+        .into_iter()
+        .find(|w| w.contains(&format!("port={port}")))
+        .unwrap();
+    let mut direct = connect(&worker, "postgres");
+    let tamper = |c: &mut Client, force: &str| {
+        c.batch_execute(&format!(
+            "SET citus.enable_manual_changes_to_shards = on; ALTER TABLE {shard} {force} FORCE ROW LEVEL SECURITY"
+        ))
+        .unwrap()
+    };
+    tamper(&mut direct, "NO");
+    let found = problems(&mut admin);
+    tamper(&mut direct, "");
+    assert!(
+        found
+            .iter()
+            .any(|p| p.starts_with("error public.chat_messages: shard") && p.contains("force=false")),
+        "{found:?}"
+    );
+    assert!(problems(&mut admin).is_empty());
+}
+
+#[test]
+#[ignore]
+fn the_docs_citus_examples_do_what_they_say() {
+    let _audit = AUDIT.lock().unwrap_or_else(|e| e.into_inner());
+    let mut ran = 0;
+    let mut failures = Vec::new();
+    for path in doc_examples::doc_files() {
+        let doc = doc_examples::parse_doc(&path);
+        let name = path
+            .strip_prefix(doc_examples::repo_root())
+            .unwrap()
+            .display()
+            .to_string();
+        for block in doc.blocks.iter().filter(|b| b.citus) {
+            ran += 1;
+            let mut session = superuser();
+            failures.extend(doc_examples::run_block(&mut session, &name, block));
+        }
+    }
+    assert!(ran > 0, "no `sql citus` examples found");
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
