@@ -81,13 +81,15 @@ BEGIN
                FROM pg_catalog.run_command_on_workers($1)
               WHERE NOT success OR result IS DISTINCT FROM $2'
             USING $q$SELECT coalesce((SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'vital_tenancy'), 'none')
-                             || ' ' || coalesce((SELECT pg_catalog.md5(key) FROM vital.cluster_key), 'no key')$q$,
+                             || ' ' || coalesce((SELECT pg_catalog.md5(key) FROM vital.cluster_key), 'no key')
+                             || ' compat columns: ' || (SELECT pg_catalog.count(*) FROM vital.shard_compat_columns)$q$,
                   (SELECT extversion FROM pg_extension WHERE extname = 'vital_tenancy') || ' '
                       || coalesce((SELECT md5(key) FROM vital.cluster_key), 'no key')
+                      || ' compat columns: ' || (SELECT count(*) FROM vital.compat_objects WHERE kind = 'column')
         LOOP
             RETURN QUERY SELECT 'error'::text, format('node %s:%s', bad.nodename, bad.nodeport),
-                format('vital_tenancy or the cluster key differs from the coordinator''s (%s): tenant tokens are refused there', bad.result),
-                'ALTER EXTENSION vital_tenancy UPDATE on that node; vital.undistribute() and vital.distribute() write the key again'::text;
+                format('vital_tenancy, the cluster key or the compat columns differ from the coordinator''s (%s): tenant tokens are refused there, or compat columns do not follow', bad.result),
+                'ALTER EXTENSION vital_tenancy UPDATE on that node; vital.undistribute() and vital.distribute() write the key and the compat columns again'::text;
         END LOOP;
         RETURN QUERY SELECT 'info'::text, 'setting max_prepared_transactions'::text,
             'Citus commits distributed transactions in two phases, so prepared transactions are allowed: a tenant''s PREPARE TRANSACTION can still keep locks after it disconnects'::text,

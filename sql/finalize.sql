@@ -4,7 +4,7 @@
 GRANT USAGE ON SCHEMA vital TO PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA vital FROM PUBLIC;
 -- Not vital.tenants: one customer's application must not learn the names of the others.
-GRANT SELECT ON vital.registered_tables, vital.compat_objects TO PUBLIC;
+GRANT SELECT ON vital.registered_tables, vital.compat_objects, vital.shard_compat_columns TO PUBLIC;
 
 -- Functions are executable by superusers only, except the tenant context and the lookups
 -- an application needs. A DBA grants the rest explicitly to an administrative role.
@@ -17,6 +17,9 @@ GRANT EXECUTE ON FUNCTION
     vital.platform_tenant(),
     vital.tenant_id(text)
 TO PUBLIC;
+-- Called by the compat-column trigger, which runs with the writer's rights, on a Citus shard:
+-- it reads only what vital.compat_objects and Citus's catalogs show everyone.
+GRANT EXECUTE ON FUNCTION vital.compat_config_on_shard(integer, regclass) TO PUBLIC;
 
 -- The event triggers fire for every command: what they keep is the state of registered tables,
 -- whichever command changed it (event_trigger.rs).

@@ -493,6 +493,16 @@ fn compat_label_propagate<'a>(
         )
     });
     let Some(cfg) = config.into_iter().next() else {
+        // SAFETY: plain catalog lookup of the relation the trigger fired on; both tuples are
+        // the trigger's rows of that type, alive for this call.
+        let args = unsafe {
+            let row_type = pg_sys::get_rel_type_id(relid);
+            [
+                pgrx::datum::DatumWithOid::new(new, row_type),
+                pgrx::datum::DatumWithOid::new(old, row_type),
+            ]
+        };
+        propagate_on_shard(id, relid, &args);
         return Ok(None);
     };
     let text = |i: usize| cfg[i].clone().unwrap_or_default();
@@ -519,4 +529,36 @@ fn compat_label_propagate<'a>(
     };
     crate::privileged::as_owner_of(target, || sql::run(&statement, &args));
     Ok(None)
+}
+
+/// [`compat_label_propagate`] on a Citus shard of the lookup table: rewrites the label in this
+/// node's copies of the target table (each node's copy of the lookup table fires, so every copy
+/// is reached once), as the target's owner, like on one node.
+/// `args` are the new and the old lookup row.
+fn propagate_on_shard(id: i32, relid: pg_sys::Oid, args: &[pgrx::datum::DatumWithOid]) {
+    if !crate::citus::is_shard(relid) {
+        return;
+    }
+    let copies = crate::privileged::as_vital(|| {
+        sql::rows_text(
+            "SELECT target_copy, owner::text, column_name, fk_column, label_column, key_column
+               FROM vital.compat_targets_on_shard($1, $2)",
+            &[id.into(), relid.into()],
+        )
+    });
+    for copy in copies {
+        let text = |i: usize| copy[i].clone().unwrap_or_default();
+        let (table, col, fk, label, key) = (text(0), text(2), text(3), text(4), text(5));
+        let owner = sql::oid(copy[1].as_deref()).unwrap_or(pg_sys::InvalidOid);
+        let statement = format!(
+            "UPDATE {table} t SET {col} = (($1).{label})::pg_catalog.text
+              WHERE (($1).{label})::pg_catalog.text IS DISTINCT FROM (($2).{label})::pg_catalog.text
+                AND t.{fk} OPERATOR(pg_catalog.=) ($1).{key}
+                AND t.{col} IS DISTINCT FROM (($1).{label})::pg_catalog.text"
+        );
+        // Citus refuses writes to a shard by name unless told this one is meant.
+        crate::privileged::with_setting(c"citus.enable_manual_changes_to_shards", c"on", || {
+            crate::privileged::as_owner(owner, || sql::run(&statement, args))
+        });
+    }
 }

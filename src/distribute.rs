@@ -326,6 +326,23 @@ fn plan(reference: &[Rel]) -> (Vec<Planned>, Vec<ForeignKey>, Vec<Key>) {
     for &r in reference {
         reasons.insert(r, "named in reference".into());
     }
+    // A compat column's trigger reads its lookup table from inside the shard it fires on: only
+    // a reference table has a copy on every node.
+    for row in sql::rows_text(
+        "SELECT lookup::pg_catalog.oid::text, object FROM vital.compat_objects WHERE kind = 'column'",
+        &[],
+    ) {
+        let lookup = rel(row[0].as_deref());
+        if names.contains_key(&lookup) && !reasons.contains_key(&lookup) {
+            reasons.insert(
+                lookup,
+                format!(
+                    "the compat column {} reads it on every node",
+                    row[1].clone().unwrap_or_default()
+                ),
+            );
+        }
+    }
     for fk in &fks {
         if fk.child != fk.parent
             && names.contains_key(&fk.child)
@@ -499,6 +516,36 @@ fn ensure_cluster_key() {
     }
 }
 
+/// The compat columns' configuration, for their triggers on the workers' shards (which look it
+/// up by the id in their argument). Names travel as text and resolve to each worker's copy of
+/// the tables.
+fn copy_compat_columns_to_workers() {
+    let command = sql::one::<String>(
+        "SELECT 'DELETE FROM vital.shard_compat_columns; '
+                OPERATOR(pg_catalog.||) coalesce(pg_catalog.string_agg(pg_catalog.format(
+                    'INSERT INTO vital.shard_compat_columns VALUES (%s, %L, %L, %L, %L, %L, %L, %L)',
+                    id, object, target::text, column_name, fk_column, lookup::text, label_column, key_column), '; '), '')
+           FROM vital.compat_objects WHERE kind = 'column'",
+        &[],
+    )
+    .unwrap_or_default();
+    let failed = sql::column::<String>(
+        "SELECT pg_catalog.format('%s:%s: %s', nodename, nodeport, result)
+           FROM pg_catalog.run_command_on_workers($1) WHERE NOT success",
+        &[command.into()],
+    );
+    if !failed.is_empty() {
+        raise(
+            Code::ERRCODE_CONNECTION_FAILURE,
+            format!(
+                "could not copy the compat columns to every worker: {}",
+                failed.join("; ")
+            ),
+            None,
+        );
+    }
+}
+
 fn run_plan(planned: &[Planned], fks: &[ForeignKey], keys: &[Key], shard_count: Option<i32>) {
     let names: BTreeMap<Rel, String> = planned
         .iter()
@@ -582,6 +629,7 @@ fn run_plan(planned: &[Planned], fks: &[ForeignKey], keys: &[Key], shard_count: 
     }
     // Guards again, for the keys into reference tables (co-located keys need none).
     fk_guard::sync_all();
+    copy_compat_columns_to_workers();
     for (position, p) in planned.iter().enumerate() {
         sql::run(
             "INSERT INTO vital.distributions (relid, kind, position, actions, restore)
@@ -826,7 +874,8 @@ fn undistribute() -> i64 {
         sql::run("DELETE FROM vital.distributions", &[]);
         sql::run("DELETE FROM vital.cluster_key", &[]);
         sql::run(
-            "SELECT FROM pg_catalog.run_command_on_workers('DELETE FROM vital.cluster_key')",
+            "SELECT FROM pg_catalog.run_command_on_workers(
+                 'DELETE FROM vital.cluster_key; DELETE FROM vital.shard_compat_columns')",
             &[],
         );
         rows.len() as i64

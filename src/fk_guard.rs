@@ -701,7 +701,15 @@ unsafe extern "C-unwind" fn check_row(fcinfo: pg_sys::FunctionCallInfo) -> *mut 
             None,
         ),
     };
-    match check(&trigger) {
+    // On a Citus shard the catalog queries below must see the shard, which Citus hides from
+    // pg_class for ordinary sessions (on the coordinator, where reference tables have a copy).
+    let on_shard = trigger.relid().is_ok_and(crate::citus::is_shard);
+    let violation = if on_shard {
+        crate::privileged::with_setting(c"citus.override_table_visibility", c"off", || check(&trigger))
+    } else {
+        check(&trigger)
+    };
+    match violation {
         Some(v) => Box::into_raw(Box::new(v)),
         None => std::ptr::null_mut(),
     }

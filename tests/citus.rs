@@ -544,3 +544,73 @@ fn the_docs_citus_examples_do_what_they_say() {
     assert!(ran > 0, "no `sql citus` examples found");
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
+
+#[test]
+#[ignore]
+fn compat_columns_follow_on_every_copy() {
+    let mut admin = superuser();
+    let category_id = |admin: &mut Client, name: &str| -> i32 {
+        admin
+            .query_one("SELECT id FROM tool_categories WHERE name = $1", &[&name])
+            .unwrap()
+            .get(0)
+    };
+    let digital = category_id(&mut admin, "Digital Health");
+    let trials = category_id(&mut admin, "Clinical Trials");
+    // A tenant writes the label: the key follows, and the other way round (tools is a
+    // reference table: the trigger runs on each node's copy and reads that node's lookup copy).
+    let mut app = connect(&base(), "vital_app_dhs");
+    begin_in(&mut app, DHS);
+    let written: Option<i32> = app
+        .query_one(
+            "INSERT INTO tools (name, category) VALUES ('citus compat tool', 'Digital Health') RETURNING category_id",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(written, Some(digital));
+    let label: Option<String> = app
+        .query_one(
+            "UPDATE tools SET category_id = $1 WHERE name = 'citus compat tool' RETURNING category",
+            &[&trials],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(label.as_deref(), Some("Clinical Trials"));
+    app.batch_execute("ROLLBACK").unwrap();
+
+    // A DBA renames a label: every copy of tools on every node follows.
+    let _audit = AUDIT.lock().unwrap_or_else(|e| e.into_inner());
+    let on_every_copy = |admin: &mut Client, label: &str| -> Vec<String> {
+        admin
+            .query(
+                "SELECT result FROM run_command_on_placements('tools',
+                     format('SELECT count(*) FROM %%s WHERE category = %L AND category_id = %s', $1::text, $2::int))",
+                &[&label, &digital],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    };
+    let before = on_every_copy(&mut admin, "Digital Health");
+    assert!(
+        before.len() >= 3 && before.iter().all(|n| n == &before[0] && n != "0"),
+        "{before:?}"
+    );
+    admin
+        .execute(
+            "UPDATE tool_categories SET name = 'Digital Health (renamed)' WHERE id = $1",
+            &[&digital],
+        )
+        .unwrap();
+    let renamed = on_every_copy(&mut admin, "Digital Health (renamed)");
+    admin
+        .execute(
+            "UPDATE tool_categories SET name = 'Digital Health' WHERE id = $1",
+            &[&digital],
+        )
+        .unwrap();
+    assert_eq!(renamed, before, "every copy of tools shows the new label");
+    assert_eq!(on_every_copy(&mut admin, "Digital Health"), before);
+}

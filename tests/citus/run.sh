@@ -22,7 +22,8 @@ POOLER_DIR=/tmp/vital_citus_pgbouncer
 POOLER_PORT=56440
 DB=vital_citus
 cleanup() { stop_pgbouncer "$POOLER_DIR" >/dev/null 2>&1 || true; stop_citus_cluster >/dev/null 2>&1 || true; }
-trap cleanup EXIT
+# VITAL_CITUS_KEEP=1 leaves the cluster running, distributed, after the isolation suite.
+[ -n "${VITAL_CITUS_KEEP:-}" ] || trap cleanup EXIT
 
 say "Citus: a coordinator (55440) and two workers (55441, 55442)"
 start_citus_cluster >/dev/null
@@ -65,6 +66,10 @@ VITAL_TEST_CITUS_DSN="host=127.0.0.1 port=$PGPORT user=postgres dbname=$DB" \
 VITAL_TEST_CITUS_WORKERS="127.0.0.1:${CITUS_PORTS[1]},127.0.0.1:${CITUS_PORTS[2]}" \
 VITAL_TEST_CITUS_POOLER="host=127.0.0.1 port=$POOLER_PORT" \
     cargo test -q --features "pg15 pg_test" --test citus -- --ignored --test-threads=4
+
+if [ -n "${VITAL_CITUS_KEEP:-}" ]; then
+    say "Citus: the cluster keeps running (VITAL_CITUS_KEEP), distributed"; exit 0
+fi
 
 say "Citus: vital.undistribute() gives back the database as it was"
 psql -X -q -At -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "SELECT vital.undistribute()" >/dev/null
