@@ -142,6 +142,26 @@ pub fn refuse_citus_table(rel: pg_sys::Oid, name: &str, what: &str) {
     }
 }
 
+/// Refuses `what` (clone_for_tenant, drop_tenant, export_tenant) on a database whose registered
+/// tables vital.distribute() distributed: they read and write every tenant's rows as the tables'
+/// owners, and on the shards the owners are bound by the policies with no tenant. A clear error
+/// rather than a partial result.
+pub fn refuse_while_distributed(what: &str) {
+    if !loaded() {
+        return;
+    }
+    let distributed = crate::privileged::as_vital(|| {
+        sql::one::<bool>("SELECT EXISTS (SELECT FROM vital.distributions)", &[]).unwrap_or(false)
+    });
+    if distributed {
+        raise(
+            Code::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("{what} does not run on distributed tables yet"),
+            Some("Run it before vital.distribute(), or vital.undistribute() first (docs/operations.md, \"Scaling out with Citus\")."),
+        );
+    }
+}
+
 /// The current distributed transaction, when Citus is loaded and one is assigned; with
 /// `ensure`, assigns one first (as Citus does before it opens a worker connection).
 pub fn transaction_id(ensure: bool) -> Option<TransactionId> {

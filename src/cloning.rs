@@ -418,6 +418,7 @@ fn clone_for_tenant(
     let target = required(target, "vital.clone_for_tenant", "target");
     let source_table = required(source_table, "vital.clone_for_tenant", "source_table");
     let source = required(source, "vital.clone_for_tenant", "source");
+    crate::citus::refuse_while_distributed("vital.clone_for_tenant()");
     if *target == *source {
         raise(
             Code::ERRCODE_INVALID_PARAMETER_VALUE,

@@ -83,6 +83,7 @@ fn tables_children_first() -> Vec<Table> {
 #[pg_extern]
 fn drop_tenant(tenant: Option<Uuid>) -> i64 {
     let tenant = required(tenant, "vital.drop_tenant", "tenant");
+    crate::citus::refuse_while_distributed("vital.drop_tenant()");
     if *tenant == tenants::PLATFORM_TENANT {
         raise(
             Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -112,6 +113,7 @@ fn drop_tenant(tenant: Option<Uuid>) -> i64 {
 #[pg_extern]
 fn export_tenant(tenant: Option<Uuid>) -> JsonB {
     let tenant = required(tenant, "vital.export_tenant", "tenant");
+    crate::citus::refuse_while_distributed("vital.export_tenant()");
     as_vital(|| {
         tenants::get(tenant);
         let header = sql::one::<JsonB>(

@@ -614,3 +614,16 @@ fn compat_columns_follow_on_every_copy() {
     assert_eq!(renamed, before, "every copy of tools shows the new label");
     assert_eq!(on_every_copy(&mut admin, "Digital Health"), before);
 }
+
+#[test]
+#[ignore]
+fn clone_drop_and_export_say_they_do_not_run_on_distributed_tables() {
+    let mut admin = superuser();
+    for call in [
+        format!("SELECT vital.clone_for_tenant('{DHS}', 'prompts')"),
+        format!("SELECT vital.export_tenant('{DHS}')"),
+        format!("SELECT vital.drop_tenant('{PHARMA}')"),
+    ] {
+        assert_eq!(sqlstate(admin.execute(&call, &[])), "0A000", "{call}");
+    }
+}
