@@ -48,6 +48,9 @@ load() {   # PORT: the migrated VITAL database, grown
         { tail -20 /tmp/vital_bench_citus_migrate.log; exit 1; }
     psql -X -q -h 127.0.0.1 -p "$1" -U postgres -d pages -v sessions="$SESSIONS" -v messages="$MESSAGES" \
          -v knowledge="$KNOWLEDGE" -f bench/pages_setup.sql > /dev/null
+    # pages_setup gives the app a login tenant; here the tenant is set per transaction (a login
+    # tenant cannot reach Citus's workers).
+    psql -X -q -h 127.0.0.1 -p "$1" -U postgres -d pages -c "ALTER ROLE vital_app_dhs RESET vital.tenant"
 }
 say "bench data: the VITAL database, migrated, grown to $MESSAGES chat messages, on both"
 load "$SINGLE_PORT"

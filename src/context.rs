@@ -195,6 +195,15 @@ pub fn current() -> Option<Uuid> {
     // the registry, the roles or the current user changed since: check again. A suspended
     // tenant or a revoked allowance stops the session here, at its next statement.
     let tenant = Uuid::from_bytes(parsed);
+    if crate::citus::distributed() && tenants::find(tenant).is_none() {
+        // A Citus worker knows no tenant but the platform: vital.tenant arrived here as a
+        // session or login setting (ALTER ROLE ... SET), which cannot work on Citus.
+        raise(
+            Code::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("vital.tenant {tenant} is set for the session on a node that does not know it"),
+            Some("On a distributed database set the tenant per transaction with vital.set_tenant(tenant, true); remove login settings of vital.tenant (ALTER ROLE ... RESET vital.tenant)."),
+        );
+    }
     let validated = check_allowed(tenant, "may no longer use");
     VALIDATED.with(|v| v.set(Some(validated)));
     Some(tenant)

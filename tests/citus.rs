@@ -627,3 +627,29 @@ fn clone_drop_and_export_say_they_do_not_run_on_distributed_tables() {
         assert_eq!(sqlstate(admin.execute(&call, &[])), "0A000", "{call}");
     }
 }
+
+#[test]
+#[ignore]
+fn a_login_tenant_is_refused_clearly_on_a_distributed_database() {
+    let mut admin = superuser();
+    // One statement at a time: Citus propagates role changes outside multi-statement transactions.
+    for statement in [
+        "DROP ROLE IF EXISTS citus_login_tenant".to_string(),
+        "CREATE ROLE citus_login_tenant LOGIN".to_string(),
+        "GRANT SELECT ON chat_messages TO citus_login_tenant".to_string(),
+        format!("ALTER ROLE citus_login_tenant SET vital.tenant = '{DHS}'"),
+    ] {
+        admin.batch_execute(&statement).unwrap();
+    }
+    let mut app = connect(&base(), "citus_login_tenant");
+    // The workers do not know the tenant the role logs in with: a clear refusal, not 0 rows.
+    assert_eq!(
+        sqlstate(app.query("SELECT count(*) FROM chat_messages", &[])),
+        "0A000"
+    );
+    drop(app);
+    admin
+        .batch_execute("REVOKE ALL ON chat_messages FROM citus_login_tenant")
+        .unwrap();
+    admin.batch_execute("DROP ROLE citus_login_tenant").unwrap();
+}
