@@ -82,4 +82,10 @@ fi
 # Every phase's checks, the audit among them (it accepts VITAL's sequence keys by name).
 examples/vital/migrate.sh verify all > /tmp/vital_citus_migrate.log 2>&1 \
     || { tail -30 /tmp/vital_citus_migrate.log; exit 1; }
+say "Citus: the Citus benchmark's smoke run (bench/citus.sh --smoke, clusters of its own)"
+stop_pgbouncer "$POOLER_DIR" >/dev/null 2>&1 || true
+stop_citus_cluster >/dev/null 2>&1 || true
+bench/citus.sh --smoke > /tmp/vital_citus_bench_smoke.log 2>&1 \
+    || { tail -30 /tmp/vital_citus_bench_smoke.log; exit 1; }
+grep -c '^|' /tmp/vital_citus_bench_smoke.log | sed 's/^/    result lines: /'
 say "Citus tests passed"
