@@ -176,7 +176,11 @@ fn clear_tenant() {
 /// The current tenant, validated; `None` when no tenant is set (unset or empty setting).
 pub fn current() -> Option<Uuid> {
     let Some(raw) = gucs::tenant_raw() else {
-        // On a Citus worker the transaction's tenant arrives as a signed token.
+        // On a Citus node the transaction's tenant arrives as a signed token; without Citus
+        // the setting means nothing (any role may set it) and is ignored.
+        if !crate::citus::loaded() {
+            return None;
+        }
         return gucs::token_raw().map(crate::citus::tenant_from_token);
     };
     let parsed = match uuid::Uuid::try_parse_ascii(raw) {

@@ -29,7 +29,7 @@ use std::ffi::CStr;
 
 /// Settings whose session-level value changes what the next client's statements read, write
 /// or wait for.
-const SESSION_SETTINGS: [&CStr; 15] = [
+const SESSION_SETTINGS: [&CStr; 17] = [
     c"search_path",
     c"default_transaction_read_only",
     c"default_transaction_isolation",
@@ -45,6 +45,9 @@ const SESSION_SETTINGS: [&CStr; 15] = [
     c"exit_on_error",
     c"gin_fuzzy_search_limit",
     c"transform_null_equals",
+    // On Citus: a session-level token or forwarding mode left for the next client.
+    c"vital.tenant_token",
+    c"citus.propagate_set_commands",
 ];
 
 thread_local! {
@@ -158,12 +161,24 @@ pub fn note_local_tenant() {
 fn changed_settings() -> Vec<String> {
     let mut changed = Vec::new();
     for name in SESSION_SETTINGS {
+        // The token is hidden (its reset value too): set at all is dirty, and it is not
+        // repeated to whoever meets the dirty session.
+        if name == c"vital.tenant_token" {
+            if crate::gucs::token_raw().is_some() {
+                changed.push("vital.tenant_token (a token, default none)".to_string());
+            }
+            continue;
+        }
         // SAFETY: known setting names; both calls return strings owned by the GUC machinery,
         // copied before anything else runs.
         let (value, default) = unsafe {
+            // NULL: not defined here (Citus's settings without Citus).
             let value = pg_sys::GetConfigOption(name.as_ptr(), true, false);
+            if value.is_null() {
+                continue;
+            }
             let default = pg_sys::GetConfigOptionResetString(name.as_ptr());
-            if value.is_null() || default.is_null() {
+            if default.is_null() {
                 continue;
             }
             (
@@ -172,8 +187,14 @@ fn changed_settings() -> Vec<String> {
             )
         };
         if value != default {
+            // A token is not repeated to whoever meets the dirty session.
+            let shown = if name == c"vital.tenant_token" {
+                "(a token)".to_string()
+            } else {
+                value
+            };
             changed.push(format!(
-                "{} = '{value}' (default '{default}')",
+                "{} = '{shown}' (default '{default}')",
                 name.to_string_lossy()
             ));
         }

@@ -298,6 +298,19 @@ fn shared_role_refuses_session_tenants_and_dirty_pooled_sessions() {
     assert_eq!(code, "55000");
     assert!(message.contains("default_transaction_read_only"), "{message}");
     attacker.simple_query("DISCARD ALL").unwrap();
+
+    // A session-level tenant token (meaningful on Citus only; any role may set it) is dirt too,
+    // and is not repeated to the victim.
+    attacker
+        .simple_query("SET vital.tenant_token = 'v1:forged'")
+        .unwrap();
+    let (code, message) = request(&mut victim, &b, &s).expect_err("the victim ran with a token");
+    assert_eq!(code, "55000", "{message}");
+    assert!(
+        message.contains("vital.tenant_token") && !message.contains("forged"),
+        "{message}"
+    );
+    attacker.simple_query("DISCARD ALL").unwrap();
     assert_eq!(request(&mut victim, &b, &s), Ok("b note".to_string()));
 }
 

@@ -67,6 +67,21 @@ fn application_role_cannot_spoof_the_tenant_with_any_set() {
         .unwrap();
     assert_eq!(current_tenant(&mut s).as_deref(), Some(a.as_str()));
 
+    // The Citus tenant token (any role may set it, so that Citus can forward it) means nothing
+    // without Citus: with no tenant set, it does not make one.
+    let mut t = app();
+    t.batch_execute(&format!(
+        "SET vital.tenant_token = 'v1:{b}:{}:0:1:2:{}'",
+        "61",
+        "ab".repeat(32)
+    ))
+    .unwrap();
+    assert_eq!(
+        current_tenant(&mut t),
+        None,
+        "a token made a tenant without Citus"
+    );
+
     // A startup option is refused when the library loads.
     if let Ok(mut c) = connect_with_options(APP_ROLE, &format!("-c vital.tenant={b}")) {
         assert_eq!(current_tenant(&mut c), None, "startup option set the tenant");
