@@ -49,6 +49,7 @@ type GetCurrentFn = unsafe extern "C" fn() -> *mut DistributedTransactionId;
 type EnsureFn = unsafe extern "C" fn();
 type KnownShardFn = unsafe extern "C" fn(pg_sys::Oid) -> bool;
 type CitusTableFn = unsafe extern "C" fn(pg_sys::Oid) -> bool;
+type IsCoordinatorFn = unsafe extern "C" fn() -> bool;
 
 unsafe extern "C" {
     fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
@@ -75,6 +76,7 @@ struct Symbols {
     ensure: EnsureFn,
     known_shard: KnownShardFn,
     citus_table: CitusTableFn,
+    is_coordinator: IsCoordinatorFn,
 }
 
 thread_local! {
@@ -98,7 +100,8 @@ fn with_symbols<R>(f: impl FnOnce(Option<&Symbols>) -> R) -> R {
             let ensure = lookup(c"EnsureDistributedTransactionId");
             let known_shard = lookup(c"RelationIsAKnownShard");
             let citus_table = lookup(c"IsCitusTable");
-            let found = [get_current, ensure, known_shard, citus_table];
+            let is_coordinator = lookup(c"IsCoordinator");
+            let found = [get_current, ensure, known_shard, citus_table, is_coordinator];
             found.iter().all(|p| !p.is_null()).then(|| Symbols {
                 // SAFETY: Citus's functions with these C signatures (transaction_identifier.h,
                 // transaction_management.h, worker_shard_visibility.h, metadata_cache.h).
@@ -106,6 +109,9 @@ fn with_symbols<R>(f: impl FnOnce(Option<&Symbols>) -> R) -> R {
                 ensure: unsafe { std::mem::transmute::<*mut c_void, EnsureFn>(ensure) },
                 known_shard: unsafe { std::mem::transmute::<*mut c_void, KnownShardFn>(known_shard) },
                 citus_table: unsafe { std::mem::transmute::<*mut c_void, CitusTableFn>(citus_table) },
+                is_coordinator: unsafe {
+                    std::mem::transmute::<*mut c_void, IsCoordinatorFn>(is_coordinator)
+                },
             })
         });
         f(symbols.as_ref())
@@ -289,6 +295,13 @@ fn refuse(token: &[u8], why: &str) -> ! {
 /// The tenant a token in `vital.tenant_token` stands for on this node (see the module
 /// comment); an error for anything that is not a valid token of this transaction and user.
 pub fn tenant_from_token(token: &[u8]) -> Uuid {
+    // The coordinator has the registry and its sessions set vital.tenant: a token there can
+    // only be a replay (attack review: a token captured with citus.log_remote_commands,
+    // replayed after assign_distributed_transaction_id, which every role may call).
+    // SAFETY: reads Citus's node metadata.
+    if with_symbols(|s| s.is_some_and(|s| unsafe { (s.is_coordinator)() })) {
+        refuse(token, "tokens are accepted on the workers only");
+    }
     let user = unsafe { pg_sys::GetUserId() };
     let xact = transaction_id(false);
     if let Some(tenant) = ACCEPTED.with(|a| {
@@ -341,6 +354,12 @@ pub fn tenant_from_token(token: &[u8]) -> Uuid {
     };
     if xact != Some(made_for) {
         refuse(token, "it was made for another transaction");
+    }
+    // A replay must also claim the old transaction's id, which any role can do on a worker:
+    // tokens expire (vital.token_max_age after their transaction began).
+    let age_us = unsafe { pg_sys::GetCurrentTimestamp() } - made_for.timestamp;
+    if age_us > i64::from(crate::gucs::TOKEN_MAX_AGE.get()) * 1_000_000 {
+        refuse(token, "it has expired (vital.token_max_age)");
     }
     ACCEPTED.with(|a| {
         *a.borrow_mut() = Some(Accepted {

@@ -287,6 +287,9 @@ pub fn drop_guards_on(table: pg_sys::Oid) {
 /// backend (plans are re-made after any relcache invalidation: see `context::cache_generation`).
 struct Guard {
     generation: u64,
+    /// The constraint's name as PostgreSQL reports it here: on a Citus shard, the shard's copy
+    /// (`fk_102008`), or the refusal would differ from PostgreSQL's own for a missing row.
+    constraint_name: String,
     child_schema: String,
     child_name: String,
     parent_name: String,
@@ -381,7 +384,7 @@ fn build_guard(relid: pg_sys::Oid, constraint: &str, row_type: pg_sys::Oid) -> O
                                WHERE pol.polrelid OPERATOR(pg_catalog.=) c.confrelid
                                  AND pol.polname OPERATOR(pg_catalog.=) 'vital_select'),
                              true)::text,
-                    c.oid::text
+                    c.oid::text, c.conname::text
                FROM pg_catalog.pg_constraint c
                JOIN pg_catalog.pg_class ch ON ch.oid OPERATOR(pg_catalog.=) $1
                JOIN pg_catalog.pg_namespace chn ON chn.oid OPERATOR(pg_catalog.=) ch.relnamespace
@@ -459,6 +462,7 @@ fn build_guard(relid: pg_sys::Oid, constraint: &str, row_type: pg_sys::Oid) -> O
     });
     Some(Guard {
         generation: crate::context::cache_generation(),
+        constraint_name: text(8),
         child_schema: text(0),
         child_name: text(1),
         parent_name: text(2),
@@ -782,11 +786,11 @@ fn check(trigger: &PgTrigger<'_>) -> Option<Violation> {
     Some(Violation {
         message: format!(
             "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
-            guard.child_name, constraint
+            guard.child_name, guard.constraint_name
         ),
         schema: guard.child_schema.clone(),
         table: guard.child_name.clone(),
-        constraint: constraint.clone(),
+        constraint: guard.constraint_name.clone(),
         detail,
     })
 }

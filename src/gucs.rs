@@ -22,6 +22,10 @@ pub static TENANT: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::
 /// role may set; hidden from non-superusers (`SHOW`, `current_setting`, `pg_settings`).
 pub static TENANT_TOKEN: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
+/// `vital.token_max_age`: how many seconds after its distributed transaction began a node still
+/// accepts a tenant token (`citus.rs`). Superuser-only.
+pub static TOKEN_MAX_AGE: GucSetting<i32> = GucSetting::<i32>::new(600);
+
 /// `vital.shared_role`: this login role serves several tenants through a connection pool
 /// (see `pooled_session.rs`). Superuser-only, so that the role cannot turn it off; a DBA sets it
 /// with `ALTER ROLE app SET vital.shared_role = on`.
@@ -53,6 +57,16 @@ pub fn init() {
                 | GucFlags::SUPERUSER_ONLY
                 | GucFlags::DISALLOW_IN_FILE
                 | GucFlags::DISALLOW_IN_AUTO_FILE,
+        );
+        GucRegistry::define_int_guc(
+            c"vital.token_max_age",
+            c"Seconds after its distributed transaction began that a tenant token is accepted.",
+            c"A token seen again later (its text shows in the commands Citus sends) is refused.",
+            &TOKEN_MAX_AGE,
+            1,
+            86_400,
+            GucContext::Suset,
+            GucFlags::UNIT_S,
         );
         GucRegistry::define_bool_guc(
             c"vital.shared_role",

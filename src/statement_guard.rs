@@ -157,14 +157,17 @@ unsafe extern "C-unwind" fn process_utility(
 #[pg_guard]
 unsafe extern "C-unwind" fn executor_start(query_desc: *mut pg_sys::QueryDesc, eflags: c_int) {
     let explaining = EXPLAINING.with(|e| e.get()) > 0;
-    if (explaining || client_sees_log()) && !CHECKING.with(|c| c.get()) {
+    let remote_commands = citus_logs_commands();
+    if (explaining || client_sees_log() || remote_commands) && !CHECKING.with(|c| c.get()) {
         let _checking = Checking::start();
         // SAFETY: the executor is handed a valid QueryDesc with its PlannedStmt.
         let relations = unsafe { (*(*query_desc).plannedstmt).relationOids };
         if explaining {
             refuse_reading(relations, Shown::Explain);
-        } else {
+        } else if client_sees_log() {
             refuse_reading(relations, Shown::LogMessages);
+        } else {
+            refuse_reading(relations, Shown::RemoteCommands);
         }
     }
     // SAFETY: passed through unchanged.
@@ -183,6 +186,32 @@ unsafe extern "C-unwind" fn planner(
     cursor_options: c_int,
     bound_params: pg_sys::ParamListInfo,
 ) -> *mut pg_sys::PlannedStmt {
+    // Before Citus plans it: a distributed plan does not name the tables it reads in
+    // relationOids (the attack review's EXPLAIN ANALYZE of a distributed table), the query does.
+    let explaining = EXPLAINING.with(|e| e.get()) > 0;
+    if (explaining || client_sees_log() || citus_logs_commands()) && !CHECKING.with(|c| c.get()) {
+        let _checking = Checking::start();
+        let mut relations: *mut pg_sys::List = std::ptr::null_mut();
+        let mut inval_items: *mut pg_sys::List = std::ptr::null_mut();
+        let mut row_security = false;
+        // SAFETY: walks the query the planner was handed; fills two fresh lists.
+        unsafe {
+            pg_sys::extract_query_dependencies(
+                parse.cast(),
+                &mut relations,
+                &mut inval_items,
+                &mut row_security,
+            )
+        };
+        let shown = if explaining {
+            Shown::Explain
+        } else if client_sees_log() {
+            Shown::LogMessages
+        } else {
+            Shown::RemoteCommands
+        };
+        refuse_reading(relations, shown);
+    }
     // SAFETY: passed through unchanged; a previous hook's errors are caught at the boundary.
     let planned = unsafe {
         match PREVIOUS_PLANNER {
@@ -201,11 +230,36 @@ unsafe extern "C-unwind" fn planner(
     planned
 }
 
-/// What would show other tenants' rows to the client.
+/// What would show other tenants' rows (or a tenant token) to the client.
 #[derive(Clone, Copy)]
 enum Shown {
     Explain,
     LogMessages,
+    /// Citus's `citus.log_remote_commands`: the commands sent to the workers carry the
+    /// transaction's tenant token (citus.rs), which a role could replay.
+    RemoteCommands,
+}
+
+/// Whether Citus prints the commands it sends to the workers to the client.
+fn citus_logs_commands() -> bool {
+    if !crate::citus::loaded() {
+        return false;
+    }
+    // SAFETY: a defined setting (Citus is loaded); the string is read at once.
+    unsafe {
+        let value = pg_sys::GetConfigOption(c"citus.log_remote_commands".as_ptr(), true, false);
+        !value.is_null() && std::ffi::CStr::from_ptr(value).to_bytes() == b"on"
+    }
+}
+
+/// Is `oid` a table vital protects here: registered, or (on a Citus node) a shard with row
+/// level security, which is how a registered table's shard looks (its node has no registry).
+fn protected(registry: &registry::Registry, oid: pg_sys::Oid) -> bool {
+    registry.is_registered(oid)
+        || (crate::citus::is_shard(oid)
+            // SAFETY: a catalog lookup of an existing relation's row-security flag.
+            && unsafe { pg_sys::check_enable_rls(oid, pg_sys::InvalidOid, true) }
+                == pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32)
 }
 
 /// Whether row level security is the current user's barrier to `table`: not a superuser, no
@@ -223,12 +277,23 @@ fn bound_by_policies(table: pg_sys::Oid) -> bool {
 /// Refuses a plan that reads a registered table (`relations`: the OIDs the plan reads) the
 /// policies bind the current user to, when `shown` would print what the plan saw.
 fn refuse_reading(relations: *mut pg_sys::List, shown: Shown) {
+    // Citus hides shards from queries on pg_class (owner lookups below) in ordinary sessions.
+    if crate::citus::loaded() {
+        privileged::with_setting(c"citus.override_table_visibility", c"off", || {
+            refuse_reading_visible(relations, shown)
+        })
+    } else {
+        refuse_reading_visible(relations, shown)
+    }
+}
+
+fn refuse_reading_visible(relations: *mut pg_sys::List, shown: Shown) {
     let Some(registry) = registry::get() else {
         return;
     };
     let Some(table) = oids(relations)
         .into_iter()
-        .find(|&oid| registry.is_registered(oid) && bound_by_policies(oid))
+        .find(|&oid| protected(&registry, oid) && bound_by_policies(oid))
     else {
         return;
     };
@@ -250,6 +315,15 @@ fn refuse_reading(relations: *mut pg_sys::List, shown: Shown) {
                 current_role_name()
             ),
             Some("SET client_min_messages = notice (the default)."),
+        ),
+        Shown::RemoteCommands => raise(
+            Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!(
+                "reading registered table {} with citus.log_remote_commands on is refused to role \"{}\": the commands sent to the workers carry the transaction's tenant token",
+                name_of(table),
+                current_role_name()
+            ),
+            Some("SET citus.log_remote_commands = off (the default)."),
         ),
     }
 }

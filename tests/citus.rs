@@ -653,3 +653,172 @@ fn a_login_tenant_is_refused_clearly_on_a_distributed_database() {
         .unwrap();
     admin.batch_execute("DROP ROLE citus_login_tenant").unwrap();
 }
+
+/// A real token of the dhs role and the distributed transaction it names, taken by the
+/// superuser from a finished transaction: (token, initiator, number, timestamp as timestamptz).
+fn captured_token(admin: &mut Client) -> (String, i32, i64, String) {
+    admin
+        .batch_execute("BEGIN; SET LOCAL ROLE vital_app_dhs")
+        .unwrap();
+    admin
+        .execute(&format!("SELECT vital.set_tenant('{DHS}', true)"), &[])
+        .unwrap();
+    admin.batch_execute("RESET ROLE").unwrap();
+    let token: String = admin
+        .query_one("SELECT current_setting('vital.tenant_token')", &[])
+        .unwrap()
+        .get(0);
+    admin.batch_execute("COMMIT").unwrap();
+    let fields: Vec<&str> = token.split(':').collect();
+    let stamp: String = admin
+        .query_one(
+            "SELECT (timestamptz '2000-01-01 00:00:00+00' + ($1::text::bigint || ' microseconds')::interval)::text",
+            &[&fields[5]],
+        )
+        .unwrap()
+        .get(0);
+    (
+        token.clone(),
+        fields[3].parse().unwrap(),
+        fields[4].parse().unwrap(),
+        stamp,
+    )
+}
+
+fn replay(client: &mut Client, token: &str, initiator: i32, number: i64, stamp: &str) -> String {
+    client.batch_execute("BEGIN").unwrap();
+    let assigned = client.execute(
+        "SELECT assign_distributed_transaction_id($1, $2, $3::text::timestamptz)",
+        &[&initiator, &number, &stamp],
+    );
+    assert!(assigned.is_ok(), "{assigned:?}");
+    client
+        .batch_execute(&format!("SET LOCAL vital.tenant_token = '{token}'"))
+        .unwrap();
+    let state = sqlstate(client.query("SELECT vital.current_tenant()", &[]));
+    client.batch_execute("ROLLBACK").unwrap();
+    state
+}
+
+#[test]
+#[ignore]
+fn a_token_replayed_with_its_transaction_id_is_refused_on_the_coordinator_and_expires_on_workers() {
+    let mut admin = superuser();
+    let (token, initiator, number, stamp) = captured_token(&mut admin);
+    // The attack review's replay: claim the old distributed transaction, set the token.
+    let mut app = connect(&base(), "vital_app_dhs");
+    assert_eq!(
+        replay(&mut app, &token, initiator, number, &stamp),
+        "42501",
+        "on the coordinator"
+    );
+    // On a worker it works only within vital.token_max_age of the transaction's start.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    for worker in workers() {
+        let mut direct = connect(&worker, "postgres");
+        direct
+            .batch_execute("SET vital.token_max_age = 1; SET ROLE vital_app_dhs")
+            .unwrap();
+        assert_eq!(
+            replay(&mut direct, &token, initiator, number, &stamp),
+            "42501",
+            "{worker}"
+        );
+    }
+}
+
+#[test]
+#[ignore]
+fn explain_and_printed_commands_are_refused_on_distributed_tables_and_shards() {
+    let mut app = connect(&base(), "vital_app_dhs");
+    for (setting, statement) in [
+        ("", "EXPLAIN (ANALYZE) SELECT * FROM chat_messages"),
+        ("", "EXPLAIN SELECT * FROM knowledge WHERE title = 'x'"),
+        (
+            "SET LOCAL citus.explain_all_tasks = on",
+            "EXPLAIN (ANALYZE) SELECT count(*) FROM agents",
+        ),
+        (
+            "SET LOCAL client_min_messages = log",
+            "SELECT count(*) FROM chat_messages",
+        ),
+        (
+            "SET LOCAL citus.log_remote_commands = on",
+            "SELECT count(*) FROM chat_messages",
+        ),
+    ] {
+        begin_in(&mut app, DHS);
+        if !setting.is_empty() {
+            app.batch_execute(setting).unwrap();
+        }
+        assert_eq!(
+            sqlstate(app.batch_execute(statement)),
+            "42501",
+            "{setting}; {statement}"
+        );
+        app.batch_execute("ROLLBACK").unwrap();
+    }
+    // A shard read by name on its worker, with EXPLAIN ANALYZE.
+    let mut admin = superuser();
+    let row = admin
+        .query_one(
+            "SELECT shard_name('chat_messages'::regclass, s.shardid), p.nodeport
+               FROM pg_dist_shard s JOIN pg_dist_placement pl USING (shardid)
+               JOIN pg_dist_node p ON p.groupid = pl.groupid
+              WHERE s.logicalrelid = 'chat_messages'::regclass ORDER BY s.shardid LIMIT 1",
+            &[],
+        )
+        .unwrap();
+    let (shard, port): (String, i32) = (row.get(0), row.get(1));
+    let worker = workers()
+        .into_iter()
+        .find(|w| w.contains(&format!("port={port}")))
+        .unwrap();
+    let mut direct = connect(&worker, "vital_app_dhs");
+    assert_eq!(
+        sqlstate(direct.batch_execute(&format!(
+            "EXPLAIN (ANALYZE) SELECT * FROM {shard} WHERE content = 'x'"
+        ))),
+        "42501"
+    );
+}
+
+#[test]
+#[ignore]
+fn a_foreign_key_refusal_does_not_tell_another_tenants_row_from_a_missing_one() {
+    let mut admin = superuser();
+    admin
+        .batch_execute("BEGIN; SET LOCAL vital.tenant = 'f7aa6fd4-0af9-4706-8b31-034f1f7accda'")
+        .unwrap();
+    let pharma_only: i32 = admin
+        .query_one(
+            "INSERT INTO tool_categories (name, description) VALUES ('Pharma only category', 'x') RETURNING id",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    admin.batch_execute("COMMIT").unwrap();
+    let missing: i32 = pharma_only + 1000;
+    let refusal = |id: i32| -> (String, String, String) {
+        let mut app = connect(&base(), "vital_app_dhs");
+        begin_in(&mut app, DHS);
+        let error = app
+            .execute(
+                "INSERT INTO tools (name, category_id) VALUES ('probe', $1)",
+                &[&id],
+            )
+            .expect_err("the probe was accepted");
+        let db = error.as_db_error().unwrap();
+        (
+            db.code().code().to_string(),
+            db.message().to_string(),
+            db.constraint().unwrap_or_default().to_string(),
+        )
+    };
+    let (other_tenants, nobodys) = (refusal(pharma_only), refusal(missing));
+    admin
+        .execute("DELETE FROM tool_categories WHERE id = $1", &[&pharma_only])
+        .unwrap();
+    assert_eq!(other_tenants.0, "23503");
+    assert_eq!(other_tenants, nobodys, "the refusal tells the two apart");
+}
