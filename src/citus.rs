@@ -148,10 +148,23 @@ pub fn refuse_citus_table(rel: pg_sys::Oid, name: &str, what: &str) {
     }
 }
 
-/// Refuses `what` (clone_for_tenant, drop_tenant, export_tenant) on a database whose registered
-/// tables vital.distribute() distributed: they read and write every tenant's rows as the tables'
-/// owners, and on the shards the owners are bound by the policies with no tenant. A clear error
-/// rather than a partial result.
+/// Runs `f` (work on a registered table as its owner, who is the current user by now) with
+/// `tenant` reaching the workers: on a distributed database the owner is bound by the shards'
+/// policies there, so it gets a token of its own for this transaction, reset afterwards.
+pub fn with_tenant_on_workers<R>(tenant: Uuid, f: impl FnOnce() -> R) -> R {
+    if !distributed() {
+        return f();
+    }
+    propagate_tenant(tenant);
+    let result = f();
+    sql::run("RESET vital.tenant_token", &[]);
+    result
+}
+
+/// Refuses `what` (clone_for_tenant) on a database whose registered tables vital.distribute()
+/// distributed: it reads one tenant's rows and writes another's in one statement as the table's
+/// owner, and on the shards the owner sees one tenant per transaction. A clear error rather
+/// than a partial result.
 pub fn refuse_while_distributed(what: &str) {
     if !loaded() {
         return;

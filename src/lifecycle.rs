@@ -83,7 +83,6 @@ fn tables_children_first() -> Vec<Table> {
 #[pg_extern]
 fn drop_tenant(tenant: Option<Uuid>) -> i64 {
     let tenant = required(tenant, "vital.drop_tenant", "tenant");
-    crate::citus::refuse_while_distributed("vital.drop_tenant()");
     if *tenant == tenants::PLATFORM_TENANT {
         raise(
             Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -99,7 +98,11 @@ fn drop_tenant(tenant: Option<Uuid>) -> i64 {
                 "DELETE FROM {} WHERE tenant_id OPERATOR(pg_catalog.=) $1",
                 table.name
             );
-            deleted += as_owner_of(table.oid, || sql::execute_count(&statement, &[tenant.into()]));
+            deleted += as_owner_of(table.oid, || {
+                crate::citus::with_tenant_on_workers(tenant, || {
+                    sql::execute_count(&statement, &[tenant.into()])
+                })
+            });
         }
         sql::run(
             "DELETE FROM vital.clone_map WHERE target = $1 OR source = $1",
@@ -113,7 +116,6 @@ fn drop_tenant(tenant: Option<Uuid>) -> i64 {
 #[pg_extern]
 fn export_tenant(tenant: Option<Uuid>) -> JsonB {
     let tenant = required(tenant, "vital.export_tenant", "tenant");
-    crate::citus::refuse_while_distributed("vital.export_tenant()");
     as_vital(|| {
         tenants::get(tenant);
         let header = sql::one::<JsonB>(
@@ -144,9 +146,13 @@ fn export_tenant(tenant: Option<Uuid>) -> JsonB {
                  WHERE t.tenant_id OPERATOR(pg_catalog.=) $1",
                 table.name
             );
-            let rows = as_owner_of(table.oid, || sql::one::<JsonB>(&statement, &[tenant.into()]))
-                .map(|j| j.0)
-                .unwrap_or_else(|| serde_json::json!([]));
+            let rows = as_owner_of(table.oid, || {
+                crate::citus::with_tenant_on_workers(tenant, || {
+                    sql::one::<JsonB>(&statement, &[tenant.into()])
+                })
+            })
+            .map(|j| j.0)
+            .unwrap_or_else(|| serde_json::json!([]));
             out.insert(table.name, rows);
         }
         JsonB(serde_json::json!({ "tenant": header, "tables": out }))
