@@ -96,8 +96,7 @@ latency() {   # PORT SCRIPT -> "p50 p99 n"
     (cd "$WORK" && pgbench -n -h 127.0.0.1 -p "$1" -U vital_app_dhs -c $CLIENTS -j 2 -T "$SECS" \
         -D sessions_per_tenant="$((SESSIONS / 22))" -l --log-prefix=lat -f "$2" pages > /dev/null)
     cat "$WORK"/lat* | awk '{print $3 / 1000}' | sort -g > "$WORK/sorted"
-    local n; n=$(wc -l < "$WORK/sorted")
-    echo "$(awk -v n="$n" 'NR == int(n * 0.50) + 1' "$WORK/sorted") $(awk -v n="$n" 'NR == int(n * 0.99) + 1' "$WORK/sorted") $n"
+    percentiles "$WORK/sorted"
 }
 
 RESULTS=$(mktemp)

@@ -145,9 +145,7 @@ say "bench: page latency as the Digital Health Startup app"
     $(for p in "${pages[@]}"; do echo -f "$REPO_ROOT/bench/pgbench/$p.sql"; done) pages > /dev/null)
 for i in "${!pages[@]}"; do
     cat "$LOGDIR"/pages* | awk -v s="$i" '$4 == s {print $3 / 1000}' | sort -g > "$LOGDIR/lat"
-    n=$(wc -l < "$LOGDIR/lat")
-    p50=$(awk -v n="$n" 'NR == int(n * 0.50) + 1' "$LOGDIR/lat")
-    p99=$(awk -v n="$n" 'NR == int(n * 0.99) + 1' "$LOGDIR/lat")
+    read -r p50 p99 n <<< "$(percentiles "$LOGDIR/lat")"
     echo "| 5. page ${pages[$i]#page_}: latency p50 / p99 in ms ($n queries, 1M-row tables) | $p50 / $p99 | target p99 < 200 | |" |
         tee -a "$RESULTS"
 done

@@ -42,6 +42,14 @@ ensure_toolchain() {
     reserve_test_ports
 }
 
+# percentiles FILE: "p50 p99 n" of the sorted numbers in FILE, one per line (the benchmarks'
+# latencies, from pgbench's per-transaction log).
+percentiles() {
+    local n
+    n=$(wc -l < "$1")
+    echo "$(awk -v n="$n" 'NR == int(n * 0.50) + 1' "$1") $(awk -v n="$n" 'NR == int(n * 0.99) + 1' "$1") $n"
+}
+
 # Our scratch clusters and poolers listen on 554xx and 564xx, inside Linux's ephemeral port
 # range: a client connection that happened to get one of those as its local port made a start
 # fail with "Address already in use" (twice in CI, once on a Citus worker). Reserving them keeps
@@ -98,9 +106,9 @@ install_extension() {
 # install_release_scripts: what ALTER EXTENSION vital_tenancy UPDATE needs beside the current
 # install script (which cargo pgrx install writes): every released install script as released
 # (sql/releases/), and for each upgrade in sql/upgrades/ to the current version the script made
-# of its prologue, the current install script without its tables (the block that creates
-# vital.tenants: they exist; every CREATE FUNCTION becomes CREATE OR REPLACE FUNCTION), and its
-# epilogue.
+# of its prologue, the current install script without 0.1.0's tables (the block that creates
+# vital.tenants: they exist; tables added since have blocks of their own, sql/since_0_2_0.sql;
+# every CREATE FUNCTION becomes CREATE OR REPLACE FUNCTION), and its epilogue.
 install_release_scripts() {
     local ext_dir version current prologue from
     ext_dir="$("$PG_CONFIG" --sharedir)/extension"

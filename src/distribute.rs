@@ -26,7 +26,7 @@
 use crate::error::{raise, required, Code};
 use crate::privileged::as_owner_of;
 use crate::registration::as_vital_ddl;
-use crate::{fk_guard, sql, tenants};
+use crate::{catalog, fk_guard, sql, tenants};
 use pgrx::prelude::*;
 use pgrx::JsonB;
 use serde_json::json;
@@ -221,6 +221,8 @@ fn parents_first(tables: &BTreeSet<Rel>, fks: &[ForeignKey]) -> Vec<Rel> {
 /// One table's plan.
 struct Planned {
     oid: Rel,
+    /// Quoted and schema-qualified, as `plan()` read it.
+    name: String,
     kind: &'static str,
     actions: Vec<String>,
     /// What undistribute() restores: {"constraint", "definition"} of keys and foreign keys.
@@ -286,7 +288,10 @@ fn plan(reference: &[Rel]) -> (Vec<Planned>, Vec<ForeignKey>, Vec<Key>) {
         if !names.contains_key(&r) && !already.contains(&r) {
             raise(
                 Code::ERRCODE_INVALID_PARAMETER_VALUE,
-                format!("{} is not a registered table", sql::regclass_text(oid_of(r))),
+                format!(
+                    "{} is not a registered table",
+                    catalog::existing_relation(oid_of(r)).qualified()
+                ),
                 Some("reference lists registered tables (vital.registered_tables)."),
             );
         }
@@ -420,6 +425,7 @@ fn plan(reference: &[Rel]) -> (Vec<Planned>, Vec<ForeignKey>, Vec<Key>) {
     for oid in parents_first(&reference_set, &fks) {
         planned.push(Planned {
             oid,
+            name: names[&oid].clone(),
             kind: "reference",
             actions: vec![format!("create_reference_table: {}", reasons[&oid])],
             restore: vec![],
@@ -461,6 +467,7 @@ fn plan(reference: &[Rel]) -> (Vec<Planned>, Vec<ForeignKey>, Vec<Key>) {
         }
         planned.push(Planned {
             oid,
+            name: names[&oid].clone(),
             kind: "distributed",
             actions,
             restore,
@@ -499,6 +506,12 @@ fn ensure_cluster_key() {
         &[key.to_vec().into()],
     )
     .unwrap();
+    run_on_every_worker(&command, "write the cluster key");
+}
+
+/// Runs `command` on every worker (Citus's run_command_on_workers); an error naming each node
+/// where it failed and why (`what`: what could not be done).
+fn run_on_every_worker(command: &str, what: &str) {
     let failed = sql::column::<String>(
         "SELECT pg_catalog.format('%s:%s: %s', nodename, nodeport, result)
            FROM pg_catalog.run_command_on_workers($1) WHERE NOT success",
@@ -507,10 +520,7 @@ fn ensure_cluster_key() {
     if !failed.is_empty() {
         raise(
             Code::ERRCODE_CONNECTION_FAILURE,
-            format!(
-                "could not write the cluster key on every worker: {}",
-                failed.join("; ")
-            ),
+            format!("could not {what} on every worker: {}", failed.join("; ")),
             None,
         );
     }
@@ -529,28 +539,11 @@ fn copy_compat_columns_to_workers() {
         &[],
     )
     .unwrap_or_default();
-    let failed = sql::column::<String>(
-        "SELECT pg_catalog.format('%s:%s: %s', nodename, nodeport, result)
-           FROM pg_catalog.run_command_on_workers($1) WHERE NOT success",
-        &[command.into()],
-    );
-    if !failed.is_empty() {
-        raise(
-            Code::ERRCODE_CONNECTION_FAILURE,
-            format!(
-                "could not copy the compat columns to every worker: {}",
-                failed.join("; ")
-            ),
-            None,
-        );
-    }
+    run_on_every_worker(&command, "copy the compat columns");
 }
 
 fn run_plan(planned: &[Planned], fks: &[ForeignKey], keys: &[Key], shard_count: Option<i32>) {
-    let names: BTreeMap<Rel, String> = planned
-        .iter()
-        .map(|p| (p.oid, sql::regclass_text(oid_of(p.oid))))
-        .collect();
+    let names: BTreeMap<Rel, String> = planned.iter().map(|p| (p.oid, p.name.clone())).collect();
     let kinds: BTreeMap<Rel, &str> = planned.iter().map(|p| (p.oid, p.kind)).collect();
     // Citus creates shards and foreign keys over several connections unless told not to.
     crate::privileged::set_local(c"citus.multi_shard_modify_mode", c"sequential");

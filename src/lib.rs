@@ -33,7 +33,16 @@ mod tests;
 pgrx::pg_module_magic!();
 
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
-extension_sql_file!("../sql/compat.sql", name = "compat", requires = ["bootstrap"]);
+extension_sql_file!(
+    "../sql/since_0_2_0.sql",
+    name = "since_0_2_0",
+    requires = ["bootstrap"]
+);
+extension_sql_file!(
+    "../sql/compat.sql",
+    name = "compat",
+    requires = ["bootstrap", "since_0_2_0"]
+);
 extension_sql_file!(
     "../sql/invariants.sql",
     name = "invariants",
@@ -44,7 +53,11 @@ extension_sql_file!(
     name = "side_channels",
     requires = ["bootstrap"]
 );
-extension_sql_file!("../sql/citus.sql", name = "citus", requires = ["bootstrap"]);
+extension_sql_file!(
+    "../sql/citus.sql",
+    name = "citus",
+    requires = ["bootstrap", "since_0_2_0"]
+);
 extension_sql_file!(
     "../sql/audit.sql",
     name = "audit",

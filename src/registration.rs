@@ -368,9 +368,9 @@ pub fn register(
 /// Undoes a registration exactly (partitions first). The caller then drops the foreign-key
 /// guards that no longer apply (`fk_guard::sync_all`), once for all the tables it unregistered.
 pub fn unregister(oid: pg_sys::Oid, drop_column: bool, merge_tenants: bool, through_parent: bool) {
-    crate::citus::refuse_citus_table(oid, &sql::regclass_text(oid), "unregistered");
     let rel = catalog::existing_relation(oid);
     let table = rel.qualified();
+    crate::citus::refuse_citus_table(oid, &table, "unregistered");
     // Lock first, then read the registration: a concurrent unregister that committed while we
     // waited is seen, and this call fails cleanly instead of undoing things twice.
     sql::run(&format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"), &[]);

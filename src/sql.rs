@@ -160,11 +160,6 @@ pub fn oid(text: Option<&str>) -> Option<pg_sys::Oid> {
     text?.parse::<u32>().ok().map(pg_sys::Oid::from)
 }
 
-/// A relation's name as `regclass` prints it (schema-qualified when not visible).
-pub fn regclass_text(rel: pg_sys::Oid) -> String {
-    one::<String>("SELECT $1::pg_catalog.regclass::text", &[rel.into()]).unwrap_or_default()
-}
-
 /// A quoted identifier.
 pub fn ident(name: &str) -> String {
     pgrx::spi::quote_identifier(name)

@@ -46,12 +46,17 @@ fn superuser() -> Client {
     connect(&base(), "postgres")
 }
 
-/// A DSN for each worker, same database.
-fn workers() -> Vec<String> {
-    let dbname = base()
+/// The distributed database's name.
+fn dbname() -> String {
+    base()
         .split_whitespace()
         .find_map(|kv| kv.strip_prefix("dbname=").map(str::to_string))
-        .unwrap();
+        .unwrap()
+}
+
+/// A DSN for each worker, same database.
+fn workers() -> Vec<String> {
+    let dbname = dbname();
     std::env::var("VITAL_TEST_CITUS_WORKERS")
         .expect("VITAL_TEST_CITUS_WORKERS")
         .split(',')
@@ -70,6 +75,25 @@ fn sqlstate<T>(result: Result<T, postgres::Error>) -> String {
             .map(|c| c.code().to_string())
             .unwrap_or_else(|| e.to_string()),
     }
+}
+
+/// The first shard of chat_messages, by name, and the DSN of the worker that holds it.
+fn a_chat_messages_shard(admin: &mut Client) -> (String, String) {
+    let row = admin
+        .query_one(
+            "SELECT shard_name('chat_messages'::regclass, s.shardid), p.nodeport
+               FROM pg_dist_shard s JOIN pg_dist_placement pl USING (shardid)
+               JOIN pg_dist_node p ON p.groupid = pl.groupid
+              WHERE s.logicalrelid = 'chat_messages'::regclass ORDER BY s.shardid LIMIT 1",
+            &[],
+        )
+        .unwrap();
+    let (shard, port): (String, i32) = (row.get(0), row.get(1));
+    let worker = workers()
+        .into_iter()
+        .find(|w| w.contains(&format!("port={port}")))
+        .unwrap();
+    (shard, worker)
 }
 
 fn count(client: &mut Client, query: &str) -> i64 {
@@ -237,18 +261,7 @@ fn tenant_tokens_cannot_be_read_forged_or_replayed() {
 
     // A real token of the dhs role, taken by the superuser from a finished transaction.
     let mut admin = superuser();
-    admin
-        .batch_execute("BEGIN; SET LOCAL ROLE vital_app_dhs")
-        .unwrap();
-    admin
-        .execute(&format!("SELECT vital.set_tenant('{DHS}', true)"), &[])
-        .unwrap();
-    admin.batch_execute("RESET ROLE").unwrap();
-    let token: String = admin
-        .query_one("SELECT current_setting('vital.tenant_token')", &[])
-        .unwrap()
-        .get(0);
-    admin.batch_execute("COMMIT").unwrap();
+    let (token, ..) = captured_token(&mut admin);
     assert!(token.starts_with(&format!("v1:{DHS}:")), "{token}");
     // Replayed in another transaction, on the coordinator and directly on each worker.
     app.batch_execute(&format!("BEGIN; SET LOCAL vital.tenant_token = '{token}'"))
@@ -382,11 +395,7 @@ fn foreign_keys_hold_on_every_shard() {
 #[ignore]
 fn pooled_transactions_keep_every_client_in_its_tenant() {
     let pooler = std::env::var("VITAL_TEST_CITUS_POOLER").expect("VITAL_TEST_CITUS_POOLER");
-    let dbname = base()
-        .split_whitespace()
-        .find_map(|kv| kv.strip_prefix("dbname=").map(str::to_string))
-        .unwrap();
-    let dsn = format!("{pooler} dbname={dbname}");
+    let dsn = format!("{pooler} dbname={}", dbname());
     let mut admin = superuser();
     let expected: Vec<(String, i64)> = APPS
         .iter()
@@ -487,22 +496,7 @@ fn audit_checks_every_shard() {
     };
     assert!(problems(&mut admin).is_empty(), "{:?}", problems(&mut admin));
     // One shard of chat_messages on a worker loses FORCE ROW LEVEL SECURITY behind Citus's back.
-    let (shard, port): (String, i32) = {
-        let row = admin
-            .query_one(
-                "SELECT shard_name('chat_messages'::regclass, s.shardid), p.nodeport
-                   FROM pg_dist_shard s JOIN pg_dist_placement pl USING (shardid)
-                   JOIN pg_dist_node p ON p.groupid = pl.groupid
-                  WHERE s.logicalrelid = 'chat_messages'::regclass ORDER BY s.shardid LIMIT 1",
-                &[],
-            )
-            .unwrap();
-        (row.get(0), row.get(1))
-    };
-    let worker = workers()
-        .into_iter()
-        .find(|w| w.contains(&format!("port={port}")))
-        .unwrap();
+    let (shard, worker) = a_chat_messages_shard(&mut admin);
     let mut direct = connect(&worker, "postgres");
     let tamper = |c: &mut Client, force: &str| {
         c.batch_execute(&format!(
@@ -803,20 +797,7 @@ fn explain_and_printed_commands_are_refused_on_distributed_tables_and_shards() {
     }
     // A shard read by name on its worker, with EXPLAIN ANALYZE.
     let mut admin = superuser();
-    let row = admin
-        .query_one(
-            "SELECT shard_name('chat_messages'::regclass, s.shardid), p.nodeport
-               FROM pg_dist_shard s JOIN pg_dist_placement pl USING (shardid)
-               JOIN pg_dist_node p ON p.groupid = pl.groupid
-              WHERE s.logicalrelid = 'chat_messages'::regclass ORDER BY s.shardid LIMIT 1",
-            &[],
-        )
-        .unwrap();
-    let (shard, port): (String, i32) = (row.get(0), row.get(1));
-    let worker = workers()
-        .into_iter()
-        .find(|w| w.contains(&format!("port={port}")))
-        .unwrap();
+    let (shard, worker) = a_chat_messages_shard(&mut admin);
     let mut direct = connect(&worker, "vital_app_dhs");
     assert_eq!(
         sqlstate(direct.batch_execute(&format!(

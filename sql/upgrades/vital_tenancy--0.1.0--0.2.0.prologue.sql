@@ -32,18 +32,3 @@ DROP FUNCTION vital.unregister_table(regclass, boolean);
 DROP FUNCTION vital.unregister_schema(name);
 DROP FUNCTION vital.unregister_schema_text(text);
 DROP FUNCTION vital.audit();
-
--- New in 0.2.0 and granted by the install script's privileges (finalize.sql), so made first.
--- On the workers of a Citus cluster: the compat columns of vital.compat_objects, by name, for
--- their triggers on the shards (src/distribute.rs writes them, src/compat.rs and compat.sql
--- read them). By name, because Citus drops and re-creates the workers' copies of the tables.
-CREATE TABLE vital.shard_compat_columns (
-    id           integer PRIMARY KEY,
-    object       text NOT NULL,
-    target       text NOT NULL,
-    column_name  name NOT NULL,
-    fk_column    name NOT NULL,
-    lookup       text NOT NULL,
-    label_column name NOT NULL,
-    key_column   name NOT NULL
-);
