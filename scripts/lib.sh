@@ -93,6 +93,12 @@ ensure_postgres() {
 install_extension() {
     local profile_flag=${1:-}
     say "building and installing vital_tenancy ${profile_flag:-(debug)} for PostgreSQL $PG_MAJOR"
+    # cargo pgrx install copies over the library in place, which crashes (SIGBUS) a running
+    # server that loaded it. A copy renamed over it first gives the path a new file for the
+    # install to overwrite; running servers keep the old one (unlinked, still mapped).
+    local lib
+    lib="$("$PG_CONFIG" --pkglibdir)/vital_tenancy.so"
+    if [ -e "$lib" ]; then cp "$lib" "$lib.next" && mv -f "$lib.next" "$lib"; fi
     if [ "$PG_MAJOR" = 15 ]; then
         (cd "$REPO_ROOT" && cargo pgrx install --pg-config "$PG_CONFIG" $profile_flag)
     else
