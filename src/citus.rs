@@ -161,26 +161,6 @@ pub fn with_tenant_on_workers<R>(tenant: Uuid, f: impl FnOnce() -> R) -> R {
     result
 }
 
-/// Refuses `what` (clone_for_tenant) on a database whose registered tables vital.distribute()
-/// distributed: it reads one tenant's rows and writes another's in one statement as the table's
-/// owner, and on the shards the owner sees one tenant per transaction. A clear error rather
-/// than a partial result.
-pub fn refuse_while_distributed(what: &str) {
-    if !loaded() {
-        return;
-    }
-    let distributed = crate::privileged::as_vital(|| {
-        sql::one::<bool>("SELECT EXISTS (SELECT FROM vital.distributions)", &[]).unwrap_or(false)
-    });
-    if distributed {
-        raise(
-            Code::ERRCODE_FEATURE_NOT_SUPPORTED,
-            format!("{what} does not run on distributed tables yet"),
-            Some("Run it before vital.distribute(), or vital.undistribute() first (docs/operations.md, \"Scaling out with Citus\")."),
-        );
-    }
-}
-
 /// The current distributed transaction, when Citus is loaded and one is assigned; with
 /// `ensure`, assigns one first (as Citus does before it opens a worker connection).
 pub fn transaction_id(ensure: bool) -> Option<TransactionId> {

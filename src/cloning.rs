@@ -47,8 +47,9 @@ fn columns(rel: &Relation) -> Vec<Column> {
         "SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod),
                 (a.attidentity <> '')::text, (a.attgenerated <> '')::text,
                 pg_catalog.pg_get_expr(d.adbin, d.adrelid),
-                EXISTS (SELECT FROM pg_catalog.pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary
-                                                         AND a.attnum = ANY (i.indkey::int2[]))::text
+                (a.attname <> 'tenant_id'
+                 AND EXISTS (SELECT FROM pg_catalog.pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary
+                                                              AND a.attnum = ANY (i.indkey::int2[])))::text
            FROM pg_catalog.pg_attribute a
            LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
           WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
@@ -67,7 +68,10 @@ fn columns(rel: &Relation) -> Vec<Column> {
     .collect()
 }
 
-/// A single-column foreign key to a table's single-column primary key: remappable.
+/// A foreign key from one column to a table's one-column primary key: remappable. `tenant_id`
+/// is not counted on either side: a copy's key is its tenant's, so a same-tenant key
+/// `(tenant_id, x) -> (tenant_id, id)` (as `vital.distribute()` makes them) is a reference of
+/// `x` to `id` too.
 struct Reference {
     column: String,
     parent: pg_sys::Oid,
@@ -76,14 +80,33 @@ struct Reference {
 
 fn references(rel: &Relation) -> Vec<Reference> {
     sql::rows_text(
-        "SELECT ca.attname::text, c.confrelid::oid::text, pa.attname::text
-           FROM pg_catalog.pg_constraint c
-           JOIN pg_catalog.pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = c.conkey[1]
-           JOIN pg_catalog.pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = c.confkey[1]
-           JOIN pg_catalog.pg_index i ON i.indrelid = c.confrelid AND i.indisprimary AND i.indnatts = 1
-                                     AND i.indkey[0] = c.confkey[1]
-          WHERE c.contype = 'f' AND c.conrelid = $1 AND c.conparentid = 0 AND array_length(c.conkey, 1) = 1
-          ORDER BY c.conname",
+        "WITH fk AS (
+            SELECT c.conname, c.confrelid,
+                   array_agg(k.child) FILTER (WHERE ct.attname IS DISTINCT FROM 'tenant_id'
+                                                OR pt.attname IS DISTINCT FROM 'tenant_id') AS child_keys,
+                   array_agg(k.parent) FILTER (WHERE ct.attname IS DISTINCT FROM 'tenant_id'
+                                                 OR pt.attname IS DISTINCT FROM 'tenant_id') AS parent_keys
+              FROM pg_catalog.pg_constraint c
+             CROSS JOIN LATERAL unnest(c.conkey, c.confkey) AS k(child, parent)
+              LEFT JOIN pg_catalog.pg_attribute ct ON ct.attrelid = c.conrelid AND ct.attnum = k.child
+              LEFT JOIN pg_catalog.pg_attribute pt ON pt.attrelid = c.confrelid AND pt.attnum = k.parent
+             WHERE c.contype = 'f' AND c.conrelid = $1 AND c.conparentid = 0
+             GROUP BY c.oid, c.conname, c.confrelid
+         ), parent_key AS (
+            SELECT i.indrelid, array_agg(a.attnum) AS keys
+              FROM pg_catalog.pg_index i
+             CROSS JOIN LATERAL unnest(i.indkey::int2[]) AS k(attnum)
+              JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+             WHERE i.indisprimary AND a.attname <> 'tenant_id'
+             GROUP BY i.indrelid
+         )
+         SELECT ca.attname::text, fk.confrelid::oid::text, pa.attname::text
+           FROM fk
+           JOIN parent_key pk ON pk.indrelid = fk.confrelid AND pk.keys = fk.parent_keys
+           JOIN pg_catalog.pg_attribute ca ON ca.attrelid = $1 AND ca.attnum = fk.child_keys[1]
+           JOIN pg_catalog.pg_attribute pa ON pa.attrelid = fk.confrelid AND pa.attnum = fk.parent_keys[1]
+          WHERE cardinality(fk.child_keys) = 1
+          ORDER BY fk.conname",
         &[rel.oid.into()],
     )
     .into_iter()
@@ -345,14 +368,53 @@ fn clone_rows(target: Uuid, rel: &Relation, filter: Option<&str>, source: Uuid) 
     )
     .unwrap_or(JsonB(serde_json::json!([])));
 
+    // On a distributed table (Citus) the copy reads the source tenant's rows and writes the
+    // target's, and on the shards the owner sees one tenant per transaction (its token): so the
+    // source rows are read first under the source's token, the copies computed from them on
+    // the coordinator, and inserted under the target's token.
+    let distributed = crate::citus::is_citus_table(rel.oid);
+    let source_rows = if distributed {
+        format!("jsonb_populate_recordset(NULL::{table}, $4) s")
+    } else {
+        format!("{table} s")
+    };
+    let (source_filter, inserted, returned) = if distributed {
+        let row = cols
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.generated && c.name != "tenant_id")
+            .map(|(i, c)| format!("{}, vital_c{i}", pgrx::spi::quote_literal(&c.name)))
+            .collect::<Vec<_>>();
+        (
+            String::new(),
+            String::new(),
+            format!(
+                "vital_source_key, vital_clone_key, jsonb_build_object({})",
+                row.join(", ")
+            ),
+        )
+    } else {
+        (
+            filter_sql.clone(),
+            format!(
+                ", inserted AS (
+            INSERT INTO {table} ({insert_cols}, tenant_id) OVERRIDING SYSTEM VALUE
+            SELECT {picked_cols}, $1 FROM usable
+         )",
+                insert_cols = insert_cols.join(", "),
+                picked_cols = picked_cols.join(", "),
+            ),
+            "vital_source_key, vital_clone_key".to_string(),
+        )
+    };
     // Every name below is qualified or resolved under the pinned search_path.
     let statement = format!(
         "WITH map AS MATERIALIZED (
             SELECT * FROM jsonb_to_recordset($3) AS m(relid oid, source_key jsonb, clone_key jsonb)
          ), picked AS MATERIALIZED (
             SELECT {select}
-              FROM {table} s {joins}
-             WHERE s.tenant_id = $2{filter_sql}
+              FROM {source_rows} {joins}
+             WHERE s.tenant_id = $2{source_filter}
                AND NOT EXISTS (SELECT FROM map m
                                 WHERE m.relid = '{relid}'::pg_catalog.oid AND m.source_key = {source_key})
          ), finals AS (
@@ -361,19 +423,14 @@ fn clone_rows(target: Uuid, rel: &Relation, filter: Option<&str>, source: Uuid) 
             -- A copy whose key would equal its source's (a key made only of references to rows
             -- that were not cloned) would be the source row again: it is skipped.
             SELECT *, jsonb_build_object({clone_key}) AS vital_clone_key FROM finals{identical_filter}
-         ), inserted AS (
-            INSERT INTO {table} ({insert_cols}, tenant_id) OVERRIDING SYSTEM VALUE
-            SELECT {picked_cols}, $1 FROM usable
-         )
-         SELECT coalesce(jsonb_agg(jsonb_build_array(vital_source_key, vital_clone_key)), '[]')
+         ){inserted}
+         SELECT coalesce(jsonb_agg(jsonb_build_array({returned})), '[]')
            FROM usable",
         relid = rel.oid.to_u32(),
         select = select_list.join(", "),
         joins = joins.join(" "),
         source_key = json_key(&key_cols, "s"),
         clone_key = clone_key_parts.join(", "),
-        insert_cols = insert_cols.join(", "),
-        picked_cols = picked_cols.join(", "),
         final_cols = final_cols.join(", "),
         identical_filter = if key_is_generated {
             String::new()
@@ -386,7 +443,43 @@ fn clone_rows(target: Uuid, rel: &Relation, filter: Option<&str>, source: Uuid) 
         self_joins = self_joins.join(" "),
     );
     let created = as_owner_of(rel.oid, || {
-        sql::one::<JsonB>(&statement, &[target.into(), source.into(), map.into()])
+        if !distributed {
+            return sql::one::<JsonB>(&statement, &[target.into(), source.into(), map.into()]);
+        }
+        let rows = crate::citus::with_tenant_on_workers(source, || {
+            sql::one::<JsonB>(
+                &format!(
+                    "SELECT coalesce(jsonb_agg(to_jsonb(s)), '[]') FROM {table} s
+                      WHERE s.tenant_id = $1{filter_sql}"
+                ),
+                &[source.into()],
+            )
+        });
+        let copies = sql::one::<JsonB>(
+            &statement,
+            &[target.into(), source.into(), map.into(), rows.into()],
+        )
+        .unwrap_or(JsonB(serde_json::json!([])));
+        crate::citus::with_tenant_on_workers(target, || {
+            sql::run(
+                &format!(
+                    "INSERT INTO {table} ({insert_cols}, tenant_id) OVERRIDING SYSTEM VALUE
+                     SELECT {copied_cols}, $1
+                       FROM jsonb_array_elements($2) e,
+                            jsonb_populate_record(NULL::{table}, e OPERATOR(pg_catalog.->) 2) c",
+                    insert_cols = insert_cols.join(", "),
+                    copied_cols = insert_cols
+                        .iter()
+                        .map(|c| format!("c.{c}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+                &[target.into(), JsonB(copies.0.clone()).into()],
+            )
+        });
+        // Only the source and clone keys go to vital.clone_map.
+        let keys = copies.0.as_array().into_iter().flatten();
+        Some(JsonB(keys.map(|e| serde_json::json!([e[0], e[1]])).collect()))
     })
     .unwrap_or(JsonB(serde_json::json!([])));
     let count = created.0.as_array().map(|a| a.len()).unwrap_or(0) as u64;
@@ -418,7 +511,6 @@ fn clone_for_tenant(
     let target = required(target, "vital.clone_for_tenant", "target");
     let source_table = required(source_table, "vital.clone_for_tenant", "source_table");
     let source = required(source, "vital.clone_for_tenant", "source");
-    crate::citus::refuse_while_distributed("vital.clone_for_tenant()");
     if *target == *source {
         raise(
             Code::ERRCODE_INVALID_PARAMETER_VALUE,

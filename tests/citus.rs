@@ -611,7 +611,7 @@ fn compat_columns_follow_on_every_copy() {
 
 #[test]
 #[ignore]
-fn export_and_drop_work_on_distributed_tables_and_clone_says_it_does_not() {
+fn export_and_drop_work_on_distributed_tables() {
     let mut admin = superuser();
     // export_tenant: the tenant's own rows of every table, read as each table's owner.
     let export: serde_json::Value = admin
@@ -658,11 +658,116 @@ fn export_and_drop_work_on_distributed_tables_and_clone_says_it_does_not() {
             "{table}"
         );
     }
-    // clone_for_tenant writes one tenant from another's rows in one statement: refused.
-    assert_eq!(
-        sqlstate(admin.execute(&format!("SELECT vital.clone_for_tenant('{DHS}', 'prompts')"), &[])),
-        "0A000"
+}
+
+#[test]
+#[ignore]
+fn clone_for_tenant_copies_templates_across_shards_with_references_remapped() {
+    let mut admin = superuser();
+    let tenant: String = admin
+        .query_one(
+            "SELECT vital.create_tenant('citus-clone', 'Citus clone')::text",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let clone = |admin: &mut Client, table: &str, filter: &str| -> i64 {
+        admin
+            .query_one(
+                "SELECT vital.clone_for_tenant($1::text::uuid, $2::text::regclass, $3)",
+                &[&tenant, &table, &filter],
+            )
+            .unwrap()
+            .get(0)
+    };
+    let platform_rows = |admin: &mut Client, table: &str, filter: &str| {
+        count(
+            admin,
+            &format!("SELECT count(*) FROM {table} WHERE tenant_id = '{PLATFORM}' AND ({filter})"),
+        )
+    };
+    // tools is a reference table, agents, agent_tools and prompts are distributed.
+    let tools = "category = 'Digital Health'";
+    let agents = "business_function = 'Digital Health'";
+    let links = format!("agent_id IN (SELECT id FROM agents WHERE tenant_id = '{PLATFORM}' AND {agents})");
+    let expected_tools = platform_rows(&mut admin, "tools", tools);
+    let expected_agents = platform_rows(&mut admin, "agents", agents);
+    let expected_links = platform_rows(&mut admin, "agent_tools", &links);
+    assert!(expected_tools > 0 && expected_agents > 0 && expected_links > 0);
+    assert_eq!(clone(&mut admin, "tools", tools), expected_tools);
+    assert_eq!(clone(&mut admin, "agents", agents), expected_agents);
+    // The filter may not read other tables: the agent ids are the caller's to pass.
+    let agent_ids: String = admin
+        .query_one(
+            &format!("SELECT array_agg(id)::text FROM agents WHERE tenant_id = '{PLATFORM}' AND {agents}"),
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let link_filter = format!("agent_id = ANY ('{agent_ids}'::uuid[])");
+    assert_eq!(clone(&mut admin, "agent_tools", &link_filter), expected_links);
+    // Idempotent: nothing new the second time.
+    assert_eq!(clone(&mut admin, "tools", tools), 0);
+    assert_eq!(clone(&mut admin, "agent_tools", &link_filter), 0);
+
+    // The copies are the tenant's, on its shards, and their references point at its copies.
+    for (table, expected) in [
+        ("tools", expected_tools),
+        ("agents", expected_agents),
+        ("agent_tools", expected_links),
+    ] {
+        assert_eq!(
+            count(
+                &mut admin,
+                &format!("SELECT count(*) FROM {table} WHERE tenant_id = '{tenant}'")
+            ),
+            expected,
+            "{table}"
+        );
+    }
+    let remapped = count(
+        &mut admin,
+        &format!(
+            "SELECT count(*) FROM agent_tools l
+               JOIN agents a ON a.tenant_id = l.tenant_id AND a.id = l.agent_id
+              WHERE l.tenant_id = '{tenant}'"
+        ),
     );
+    assert_eq!(
+        remapped, expected_links,
+        "every link points at the tenant's agent"
+    );
+    let to_cloned_tools = count(
+        &mut admin,
+        &format!(
+            "SELECT count(*) FROM agent_tools l JOIN tools t ON t.id = l.tool_id
+              WHERE l.tenant_id = '{tenant}' AND t.tenant_id = '{tenant}'"
+        ),
+    );
+    let to_digital_health_tools = count(
+        &mut admin,
+        &format!(
+            "SELECT count(*) FROM agent_tools l JOIN tools t ON t.id = l.tool_id
+              WHERE l.tenant_id = '{PLATFORM}' AND l.{link_filter} AND t.{tools}"
+        ),
+    );
+    assert_eq!(
+        to_cloned_tools, to_digital_health_tools,
+        "links to cloned tools follow them"
+    );
+    // Seen as the tenant on every node: its copies and the platform's rows.
+    begin_in(&mut admin, &tenant);
+    let visible = count(
+        &mut admin,
+        &format!("SELECT count(*) FROM agent_tools WHERE tenant_id = '{tenant}'"),
+    );
+    admin.batch_execute("COMMIT").unwrap();
+    assert_eq!(visible, expected_links);
+    let dropped: i64 = admin
+        .query_one(&format!("SELECT vital.drop_tenant('{tenant}')"), &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(dropped, expected_tools + expected_agents + expected_links);
 }
 
 #[test]
