@@ -296,6 +296,10 @@ fn plan(reference: &[Rel]) -> (Vec<Planned>, Vec<ForeignKey>, Vec<Key>) {
             );
         }
     }
+    // Citus would run owner code as a superuser while it copies rows (owner_code.rs).
+    for t in &tables {
+        crate::owner_code::refuse_copying_as_superuser(oid_of(t.oid), &t.name, "vital.distribute()");
+    }
     let hand_made = sql::column::<String>(
         "SELECT logicalrelid::text FROM pg_catalog.pg_dist_partition WHERE logicalrelid::pg_catalog.oid = ANY ($1)",
         &[oids(names.keys().copied()).into()],
@@ -698,6 +702,13 @@ fn undistribute() -> i64 {
             "SELECT relid::pg_catalog.oid::text, relid::text, restore::text FROM vital.distributions ORDER BY position DESC",
             &[],
         );
+        for row in &rows {
+            crate::owner_code::refuse_copying_as_superuser(
+                sql::oid(row[0].as_deref()).unwrap(),
+                row[1].as_deref().unwrap_or_default(),
+                "vital.undistribute()",
+            );
+        }
         crate::privileged::set_local(c"citus.multi_shard_modify_mode", c"sequential");
         // The co-located foreign keys go first: undistribute_table would otherwise take the
         // tables they join along (cascade) in an order of its own.

@@ -17,6 +17,7 @@ mod gucs;
 mod invariants;
 mod legacy;
 mod lifecycle;
+mod owner_code;
 mod policies;
 mod pooled_session;
 mod privileged;

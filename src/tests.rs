@@ -192,4 +192,51 @@ mod tests {
             "42704"
         );
     }
+
+    /// What distribute() and undistribute() refuse to run as a superuser while Citus copies
+    /// rows: every kind of code a written row meets, when a non-superuser owns it; not the
+    /// superuser's own functions.
+    #[pg_test]
+    fn untrusted_functions_are_every_kind_of_code_a_written_row_meets() {
+        Spi::run(
+            "CREATE ROLE vital_test_code_owner;
+             GRANT CREATE ON SCHEMA public TO vital_test_code_owner;
+             CREATE FUNCTION trusted_trigger() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+             SET ROLE vital_test_code_owner;
+             CREATE FUNCTION in_check(int) RETURNS boolean IMMUTABLE LANGUAGE sql AS 'SELECT $1 > 0';
+             CREATE FUNCTION in_index(text) RETURNS text IMMUTABLE LANGUAGE sql AS 'SELECT lower($1)';
+             CREATE FUNCTION in_partial_index(int) RETURNS boolean IMMUTABLE LANGUAGE sql AS 'SELECT $1 > 1';
+             CREATE FUNCTION in_domain(int) RETURNS boolean IMMUTABLE LANGUAGE sql AS 'SELECT $1 < 100';
+             CREATE FUNCTION in_generated(int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT $1 * 2';
+             CREATE FUNCTION in_operator(int, int) RETURNS boolean IMMUTABLE LANGUAGE sql AS 'SELECT $1 <> $2';
+             CREATE OPERATOR <~> (FUNCTION = in_operator, LEFTARG = int, RIGHTARG = int);
+             CREATE FUNCTION in_trigger() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+             CREATE DOMAIN small AS int CHECK (in_domain(VALUE));
+             CREATE TABLE code_everywhere (
+                 a int CHECK (in_check(a)), b text, c small, d int GENERATED ALWAYS AS (in_generated(a)) STORED,
+                 e int CHECK (e <~> 7));
+             CREATE INDEX ON code_everywhere (in_index(b));
+             CREATE INDEX ON code_everywhere (a) WHERE in_partial_index(a);
+             CREATE TRIGGER own BEFORE INSERT ON code_everywhere FOR EACH ROW EXECUTE FUNCTION in_trigger();
+             RESET ROLE;
+             CREATE TRIGGER trusted BEFORE INSERT ON code_everywhere FOR EACH ROW EXECUTE FUNCTION trusted_trigger();",
+        )
+        .unwrap();
+        let table = one::<pg_sys::Oid>("SELECT 'code_everywhere'::regclass::oid").unwrap();
+        let found = crate::owner_code::untrusted_functions(table);
+        let owned = |f: &str| format!("public.{f} (owned by vital_test_code_owner)");
+        assert_eq!(
+            found,
+            [
+                "in_check(integer)",
+                "in_domain(integer)",
+                "in_generated(integer)",
+                "in_index(text)",
+                "in_operator(integer, integer)",
+                "in_partial_index(integer)",
+                "in_trigger()",
+            ]
+            .map(owned)
+        );
+    }
 }

@@ -83,6 +83,8 @@ fi
 # Every phase's checks, the audit among them (it accepts VITAL's sequence keys by name).
 examples/vital/migrate.sh verify all > /tmp/vital_citus_migrate.log 2>&1 \
     || { tail -30 /tmp/vital_citus_migrate.log; exit 1; }
+say "Citus: a table owner's trigger while distribute() and undistribute() move rows (tests/citus/owner_code.sh)"
+tests/citus/owner_code.sh
 say "Citus: the Citus benchmark's smoke run (bench/citus.sh --smoke, clusters of its own)"
 stop_pgbouncer "$POOLER_DIR" >/dev/null 2>&1 || true
 stop_citus_cluster >/dev/null 2>&1 || true
