@@ -141,9 +141,10 @@ install_release_scripts() {
     done
 }
 
-# start_cluster DIR PORT: a scratch cluster owned by postgres, trust auth on loopback only.
+# start_cluster DIR PORT [SETTINGS]: a scratch cluster owned by postgres, trust auth on loopback
+# only; SETTINGS are more server options ("-c shared_preload_libraries=vital_tenancy").
 start_cluster() {
-    local dir=$1 port=$2
+    local dir=$1 port=$2 settings=${3:-}
     stop_cluster "$dir"
     rm -rf "$dir"
     mkdir -p "$dir"
@@ -154,7 +155,7 @@ start_cluster() {
     local attempt
     for attempt in 1 2 3 4 5; do
         if as_postgres env RUST_BACKTRACE=1 "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-                -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null; then
+                -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 $settings" start >/dev/null; then
             return 0
         fi
         # On these machines a port closed moments ago can stay taken for a while (seen in CI

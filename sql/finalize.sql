@@ -17,6 +17,10 @@ GRANT EXECUTE ON FUNCTION
     vital.platform_tenant(),
     vital.tenant_id(text)
 TO PUBLIC;
+-- Per-tenant monitoring is for DBAs: superusers, and members of pg_read_all_stats (the role
+-- PostgreSQL has for reading every session's statistics). Resetting stays with superusers.
+GRANT EXECUTE ON FUNCTION vital.tenant_stats(), vital.tenant_stats_evictions(), vital.tenant_sizes()
+TO pg_read_all_stats;
 -- Called by the compat-column trigger, which runs with the writer's rights, on a Citus shard:
 -- it reads only what vital.compat_objects and Citus's catalogs show everyone.
 GRANT EXECUTE ON FUNCTION vital.compat_config_on_shard(integer, regclass) TO PUBLIC;

@@ -30,6 +30,8 @@ pub static TOKEN_MAX_AGE: GucSetting<i32> = GucSetting::<i32>::new(600);
 /// (see `pooled_session.rs`). Superuser-only, so that the role cannot turn it off; a DBA sets it
 /// with `ALTER ROLE app SET vital.shared_role = on`.
 pub static SHARED_ROLE: GucSetting<bool> = GucSetting::<bool>::new(false);
+/// `vital.track_tenant_stats`: count statements per tenant (tenant_stats.rs).
+pub static TRACK_TENANT_STATS: GucSetting<bool> = GucSetting::<bool>::new(true);
 
 pub fn init() {
     unsafe {
@@ -67,6 +69,14 @@ pub fn init() {
             86_400,
             GucContext::Suset,
             GucFlags::UNIT_S,
+        );
+        GucRegistry::define_bool_guc(
+            c"vital.track_tenant_stats",
+            c"Count statements, time, rows and buffers per tenant for vital.tenant_stats().",
+            c"Needs shared_preload_libraries = 'vital_tenancy'. Only superusers can change it.",
+            &TRACK_TENANT_STATS,
+            GucContext::Suset,
+            GucFlags::default(),
         );
         GucRegistry::define_bool_guc(
             c"vital.shared_role",

@@ -25,6 +25,8 @@ mod registration;
 mod registry;
 mod sql;
 mod statement_guard;
+mod tenant_sizes;
+mod tenant_stats;
 mod tenants;
 mod unique_scope;
 
@@ -81,6 +83,8 @@ pub extern "C-unwind" fn _PG_init() {
     event_trigger::init();
     pooled_session::init();
     statement_guard::init();
+    // After statement_guard: its hooks' own queries run inside this module's depth count.
+    tenant_stats::init();
 }
 
 /// Required by `cargo pgrx test`.
