@@ -31,6 +31,18 @@ run_pg_regress() {
     grep -E "^(ok|test)|tests passed" "$out/summary.log" || true
 }
 
+# Per-tenant monitoring needs shared memory, so a cluster that preloads vital_tenancy, on
+# 127.0.0.1:$1; its statistics are the whole server's: one test at a time.
+run_tenant_stats_tests() {
+    local port=$1 dir=/tmp/vital_stats_cluster_pg$PG_MAJOR
+    say "PostgreSQL $PG_MAJOR: per-tenant monitoring, on a cluster that preloads vital_tenancy (127.0.0.1:$port)"
+    start_cluster "$dir" "$port" "-c shared_preload_libraries=vital_tenancy"
+    VITAL_TEST_DSN="host=127.0.0.1 port=$port user=postgres dbname=postgres" \
+        cargo test -q --features "pg15 pg_test" --test tenant_stats -- --ignored --test-threads=1 \
+        || { stop_cluster "$dir"; exit 1; }
+    stop_cluster "$dir"
+}
+
 if [ -n "${VITAL_PG:-}" ] && [ "$PG_MAJOR" != 15 ]; then
     install_extension
     CLUSTER=/tmp/vital_test_cluster_pg$PG_MAJOR
@@ -50,6 +62,7 @@ if [ -n "${VITAL_PG:-}" ] && [ "$PG_MAJOR" != 15 ]; then
     VITAL_TEST_PG_BIN="$PG_BIN" \
         cargo test -q --features "pg15 pg_test" --test attacks --test side_channels --test pooler \
             --test docs -- --ignored --test-threads=4
+    run_tenant_stats_tests $((55410 + PG_MAJOR))
     say "PostgreSQL $PG_MAJOR: all tests passed"
     exit 0
 fi
@@ -87,17 +100,20 @@ start_pgbouncer "$RESET_POOLER_DIR" "$RESET_POOLER_PORT" "$PORT" reset
 trap 'stop_pgbouncer "$POOLER_DIR"; stop_pgbouncer "$RESET_POOLER_DIR"; stop_cluster "$CLUSTER"' EXIT
 
 say "integration tests over real connections"
-# Every tests/*.rs but citus.rs, which needs the cluster tests/citus/run.sh starts.
+# Every tests/*.rs but citus.rs, which needs the cluster tests/citus/run.sh starts, and
+# tenant_stats.rs, which needs one that preloads the library (run_tenant_stats_tests).
 integration_tests=()
 for file in tests/*.rs; do
     name=$(basename "$file" .rs)
-    [ "$name" = citus ] || integration_tests+=(--test "$name")
+    case "$name" in citus|tenant_stats) ;; *) integration_tests+=(--test "$name") ;; esac
 done
 VITAL_TEST_PG_BIN="$PG_BIN" \
 VITAL_TEST_DSN="host=127.0.0.1 port=$PORT user=postgres dbname=postgres" \
 VITAL_TEST_POOLER="host=127.0.0.1 port=$POOLER_PORT" \
 VITAL_TEST_POOLER_RESET="host=127.0.0.1 port=$RESET_POOLER_PORT" \
     cargo test --features "pg15 pg_test" "${integration_tests[@]}" -- --ignored --test-threads=4
+
+run_tenant_stats_tests "$((PORT + 2))"
 
 say "the isolation tests again, on a database installed at 0.1.0 and updated with ALTER EXTENSION"
 VITAL_TEST_DSN="host=127.0.0.1 port=$PORT user=postgres dbname=postgres" VITAL_TEST_UPGRADE_FROM=0.1.0 \

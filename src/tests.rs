@@ -239,4 +239,17 @@ mod tests {
             .map(owned)
         );
     }
+
+    /// This test instance does not preload the library: monitoring says what it needs.
+    #[pg_test]
+    fn tenant_stats_without_preloading_say_what_they_need() {
+        for call in [
+            "SELECT count(*) FROM vital.tenant_stats()",
+            "SELECT vital.tenant_stats_reset()",
+        ] {
+            assert_eq!(sqlstate_of(call), "55000", "{call}");
+        }
+        // Sizes need no shared memory.
+        assert_eq!(sqlstate_of("SELECT count(*) FROM vital.tenant_sizes()"), "none");
+    }
 }
