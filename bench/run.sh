@@ -154,6 +154,8 @@ if [ $SMOKE = 1 ]; then
     lines=$(wc -l < "$RESULTS")
     [ "$lines" -ge 20 ] || { echo "bench smoke run produced $lines result lines, expected 20" >&2; exit 1; }
     say "bench smoke run: $lines result lines"
+    say "bench smoke run: per-tenant statistics on and off (bench/tenant_stats.sh --smoke)"
+    bench/tenant_stats.sh --smoke
     exit 0
 fi
 
@@ -172,4 +174,7 @@ fi
     cat bench/notes.md
 } > docs/benchmarks.md
 say "wrote docs/benchmarks.md"
+stop_cluster "$CLUSTER"
+# Per-tenant monitoring's cost, on a server that preloads the library: a section of its own.
+bench/tenant_stats.sh
 cat docs/benchmarks.md

@@ -41,7 +41,8 @@ if [ "$CITUS" = yes ]; then
     PORT=${CITUS_PORTS[0]}
 else
     say "starting a scratch PostgreSQL $PG_MAJOR cluster in $CLUSTER on 127.0.0.1:$PORT"
-    start_cluster "$CLUSTER" "$PORT"
+    # Preloaded: vital's hooks from every session's first statement, and per-tenant statistics.
+    start_cluster "$CLUSTER" "$PORT" "-c shared_preload_libraries=vital_tenancy"
     psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -c "CREATE DATABASE vital"
 fi
 export PGHOST=127.0.0.1 PGPORT=$PORT PGUSER=postgres PGDATABASE=vital
@@ -60,8 +61,14 @@ if [ "$CITUS" = yes ]; then
          -c "SELECT relid, kind, array_to_string(actions, E'\n') AS actions FROM vital.distribute()"
 fi
 
+# Per-tenant statistics need the library preloaded: the single-node cluster has it.
+[ "$CITUS" = yes ] || psql -X -q -c "SELECT vital.tenant_stats_reset()" >/dev/null
 say "what each tenant app sees"
 psql -X -q -f examples/vital/show_tenants.sql
+if [ "$CITUS" = no ]; then
+    say "per tenant: what those page queries cost (vital.tenant_stats()) and what each tenant holds (vital.tenant_sizes())"
+    psql -X -q -f examples/vital/show_tenant_stats.sql
+fi
 
 if [ "$CITUS" = yes ]; then
     cat <<MSG

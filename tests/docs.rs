@@ -10,7 +10,8 @@
 //! * `-- → text` — its rows' first column, joined with `, `, is exactly `text` (NULL: `NULL`);
 //! * anything else — it succeeds.
 //!
-//! Blocks marked `sql citus` run on the distributed VITAL database instead (tests/citus.rs).
+//! Blocks marked `sql citus` run on the distributed VITAL database instead (tests/citus.rs),
+//! blocks marked `sql monitoring` on a cluster that preloads the library (tests/tenant_stats.rs).
 //!
 //! Run by scripts/test.sh against its scratch cluster (`VITAL_TEST_DSN`).
 
@@ -50,7 +51,7 @@ fn run_doc(doc: &Doc) -> Vec<String> {
             .unwrap_or_else(|e| panic!("{name}: setup file {file}: {e}"));
     }
     let mut failures = Vec::new();
-    for block in doc.blocks.iter().filter(|b| !b.citus) {
+    for block in doc.blocks.iter().filter(|b| !b.citus && !b.monitoring) {
         let mut session = Client::connect(&dsn(DATABASE), NoTls).unwrap();
         if let Some(failure) = run_block(&mut session, &name, block) {
             failures.push(failure);
@@ -70,7 +71,7 @@ fn every_sql_example_in_the_docs_does_what_the_doc_says() {
     let mut ran = 0;
     for path in doc_files() {
         let doc = parse_doc(&path);
-        if doc.blocks.iter().all(|b| b.citus) {
+        if doc.blocks.iter().all(|b| b.citus || b.monitoring) {
             continue;
         }
         assert!(

@@ -3,6 +3,7 @@
 //! the statistics are the whole server's, so the tests run one at a time and reset first).
 
 mod common;
+mod doc_examples;
 
 use common::*;
 use postgres::Client;
@@ -304,4 +305,26 @@ fn sizes_count_every_tenant_s_rows_of_every_registered_table() {
         "bytes split the table's size: {summed} of {total}"
     );
     assert!(sizes[&a].1 > 500 * sizes[&b].1, "a holds nearly all of it");
+}
+
+#[test]
+#[ignore]
+fn the_docs_monitoring_examples_do_what_they_say() {
+    let mut ran = 0;
+    let mut failures = Vec::new();
+    for path in doc_examples::doc_files() {
+        let doc = doc_examples::parse_doc(&path);
+        let name = path
+            .strip_prefix(doc_examples::repo_root())
+            .unwrap()
+            .display()
+            .to_string();
+        for block in doc.blocks.iter().filter(|b| b.monitoring) {
+            ran += 1;
+            let mut session = superuser();
+            failures.extend(doc_examples::run_block(&mut session, &name, block));
+        }
+    }
+    assert!(ran > 0, "no `sql monitoring` examples found");
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }

@@ -26,6 +26,8 @@ pub struct Block {
     pub line: usize,
     /// `sql citus`: runs on the distributed VITAL database of tests/citus/run.sh instead.
     pub citus: bool,
+    /// `sql monitoring`: runs on the cluster that preloads the library (tests/tenant_stats.rs).
+    pub monitoring: bool,
 }
 
 pub struct Doc {
@@ -75,10 +77,12 @@ pub fn parse_doc(path: &Path) -> Doc {
         } else if let Some(info) = trimmed.strip_prefix("```") {
             let mut words = info.split_whitespace();
             if words.next() == Some("sql") {
+                let kind = words.next();
                 open = Some(Block {
                     text: String::new(),
                     line: index + 2,
-                    citus: words.next() == Some("citus"),
+                    citus: kind == Some("citus"),
+                    monitoring: kind == Some("monitoring"),
                 });
             } else {
                 in_other_fence = true;
