@@ -44,6 +44,11 @@ run_sql() {
          psql -X -q -v ON_ERROR_STOP=1 -v tenant="$tenant" -v role_prefix="$prefix")
 }
 
+# run_plan <tenant>: the preflight (phases/plan.sql); fails when it finds an error.
+run_plan() {
+    (cd "$here/phases" && psql -X -q -v ON_ERROR_STOP=1 -v tenant="$1" -v role_prefix="$prefix" < plan.sql)
+}
+
 phases_for() {  # phases_for <action> <phase>
     case "$2" in
         all) if [ "$1" = rollback ]; then echo "4 3 2 1"; else echo "1 2 3 4"; fi ;;
@@ -59,10 +64,18 @@ case "$action" in
             printf '%s\t%s\n' "$(basename "$f")" "$(head -n 1 "$f" | tr -d '\r\t\\')"
         done
         ;;
+    plan)
+        echo "== preflight of database $(current_db) (data: $VITAL_DATA_DIR, app roles: ${prefix}_app_*)"
+        run_plan "${2:-all}" || exit 1
+        ;;
     apply|verify|rollback)
         phase=${2:?$usage}
         tenant=${3:-all}
         phases=$(phases_for "$action" "$phase")
+        if [ "$action" = apply ]; then
+            echo "== preflight of database $(current_db)"
+            run_plan "$tenant" || die "apply refused: the preflight found errors (above); nothing was changed"
+        fi
         files=()
         for p in $phases; do
             files+=("$p-$action.sql")
