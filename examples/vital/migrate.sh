@@ -19,7 +19,7 @@
 #
 # VITAL_ROLE_PREFIX (default vital) names the app roles <prefix>_app_platform|dhs|pharma.
 # VITAL_DATA_DIR (default examples/vital/data): the tenants, template selection and seed data.
-# VITAL_BACKUP_DIR (default ./vital-backups): where backups go and are recorded (backups.tsv).
+# VITAL_BACKUP_DIR (default ~/vital-backups): where backups go and are recorded (backups.tsv).
 # VITAL_SKIP_BACKUP=1: apply all without the automatic backup (rehearse uses it on its copy).
 # VITAL_MAINTENANCE_DB (default postgres): where restore-backup and rehearse connect to create,
 # rename and drop databases.
@@ -32,7 +32,7 @@ VITAL_DATA_DIR="$(cd "${VITAL_DATA_DIR:-$here/data}" 2>/dev/null && pwd)" \
     || { echo "migrate.sh: data directory ${VITAL_DATA_DIR:-$here/data} does not exist" >&2; exit 2; }
 VITAL_MIGRATE="$here/migrate.sh"
 export VITAL_DATA_DIR VITAL_MIGRATE
-backup_dir=${VITAL_BACKUP_DIR:-$PWD/vital-backups}
+backup_dir=${VITAL_BACKUP_DIR:-$HOME/vital-backups}
 maintenance_db=${VITAL_MAINTENANCE_DB:-postgres}
 
 die() { echo "migrate.sh: $*" >&2; exit 1; }
