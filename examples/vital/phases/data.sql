@@ -9,6 +9,11 @@
 --                          fk_col references whose label equals the value (the tenant's own
 --                          row first, then the platform's)
 -- migrate.sh data-headers prints "file<TAB>header line" for every *.csv of the directory.
+\getenv vital_migrate VITAL_MIGRATE
+\if :{?vital_migrate}
+\else
+DO $$ BEGIN RAISE EXCEPTION 'the phases read the data files through examples/vital/migrate.sh: run them with it'; END $$;
+\endif
 SET client_min_messages = warning;  -- quiet when the table exists already
 CREATE TEMP TABLE IF NOT EXISTS vital_data_headers (file text, header text, columns text[]);
 TRUNCATE vital_data_headers;
