@@ -47,9 +47,11 @@ run_sql() {
          psql -X -q -v ON_ERROR_STOP=1 -v tenant="$tenant" -v role_prefix="$prefix")
 }
 
-# run_plan <tenant>: the preflight (phases/plan.sql); fails when it finds an error.
+# run_plan <tenant> [phases]: the preflight (phases/plan.sql) for the phases about to run
+# (default all four); fails when it finds an error.
 run_plan() {
-    (cd "$here/phases" && psql -X -q -v ON_ERROR_STOP=1 -v tenant="$1" -v role_prefix="$prefix" < plan.sql)
+    (cd "$here/phases" && psql -X -q -v ON_ERROR_STOP=1 -v tenant="$1" -v role_prefix="$prefix" \
+         -v phases="${2:-1 2 3 4}" < plan.sql)
 }
 
 app_roles() {  # the three app role names of this prefix
@@ -98,7 +100,7 @@ do_backup() {
 # privileges too), then the set-aside copy dropped; if the restore fails, the database is put
 # back as it was. App roles made since the backup are dropped when nothing uses them.
 do_restore() {
-    local path=${1:-} force=${2:-} db dumped others aside before role
+    local path=${1:-} force=${2:-} db dumped others aside before role answer
     if [ "$path" = --force ]; then path=""; force=--force; fi
     db=$(current_db)
     if [ -z "$path" ]; then
@@ -115,6 +117,10 @@ do_restore() {
         [ "$force" = --force ] || die "restore-backup: other sessions use $db: $others. End them, or run with --force to end them"
         echo "restore-backup: ending the sessions on $db: $others"
         admin -v db="$db" <<< "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :'db' AND pid <> pg_backend_pid()" >/dev/null
+    fi
+    if [ -t 0 ]; then
+        read -r -p "restore-backup: replace database $db by $path? Type its name to confirm: " answer
+        [ "$answer" = "$db" ] || die "restore-backup: not confirmed; nothing was changed"
     fi
     aside="${db:0:40}_replaced_$(date -u +%Y%m%d%H%M%S)"
     echo "restore-backup: database $db set aside as $aside"
@@ -230,7 +236,7 @@ case "$action" in
         phases=$(phases_for "$action" "$phase")
         if [ "$action" = apply ]; then
             echo "== preflight of database $(current_db)"
-            run_plan "$tenant" || die "apply refused: the preflight found errors (above); nothing was changed"
+            run_plan "$tenant" "$phases" || die "apply refused: the preflight found errors (above); nothing was changed"
             # A verified backup before phase 1 changes anything.
             case "$phase" in all|1) [ "${VITAL_SKIP_BACKUP:-}" = 1 ] || do_backup ;; esac
         fi

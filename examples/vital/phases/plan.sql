@@ -5,6 +5,11 @@
 -- The checks run in a READ ONLY transaction; what is set up before it lives in pg_temp only
 -- (the data files' temporary tables, the list of findings and the function that adds to it).
 \set vital_plan 1
+\if :{?phases}
+\else
+\set phases '1 2 3 4'
+\endif
+SELECT set_config('vital_migration.phases', :'phases', false) \g /dev/null
 \ir tables.sql
 \ir roles.sql
 \ir tenants.sql
@@ -209,6 +214,15 @@ DECLARE
     has_col boolean;
     bad text;
 BEGIN
+    -- Phase 4 clones and writes through the registered tables: phase 2 must have run, or run first.
+    IF '4' = ANY (string_to_array(current_setting('vital_migration.phases'), ' '))
+       AND NOT '2' = ANY (string_to_array(current_setting('vital_migration.phases'), ' ')) THEN
+        FOR t IN SELECT m.name FROM vital_migration_tables m
+                  WHERE to_regclass(m.name) IS NOT NULL
+                    AND NOT EXISTS (SELECT FROM vital.registered_tables rt WHERE rt.relid = to_regclass(m.name)) ORDER BY m.ord LOOP
+            PERFORM pg_temp.vital_plan_add(p, 'ERROR', format('%s is not registered: apply phase 2 first (or apply all)', t.name));
+        END LOOP;
+    END IF;
     IF current_setting('vital_migration.tenant') <> 'all' AND NOT EXISTS (SELECT FROM vital_migration_tenants) THEN
         PERFORM pg_temp.vital_plan_add(p, 'ERROR', format('unknown tenant %s: data/tenants.csv has %s', current_setting('vital_migration.tenant'),
             coalesce((SELECT string_agg(d.data ->> 'slug', ', ' ORDER BY d.row_no) FROM vital_data d WHERE d.file = 'tenants.csv'), 'none')));
@@ -250,6 +264,7 @@ BEGIN
                 PERFORM pg_temp.vital_plan_add(p, CASE WHEN n = 0 THEN 'warn' ELSE 'do' END,
                     format('%s: clone %s %s row(s) where %s is one of %s', t.slug, s.tbl, n, s.col, array_to_string(s.vals, ', ')));
             ELSIF s.tbl = 'public.tools' AND s.col = 'category' AND to_regclass('public.tool_categories') IS NOT NULL
+                  AND '1' = ANY (string_to_array(current_setting('vital_migration.phases'), ' '))
                   AND EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'public.tools'::regclass AND attname = 'category_id' AND NOT attisdropped) THEN
                 SELECT count(*) INTO n FROM public.tools x JOIN public.tool_categories k ON k.id = x.category_id WHERE k.name = ANY (s.vals);
                 PERFORM pg_temp.vital_plan_add(p, CASE WHEN n = 0 THEN 'warn' ELSE 'do' END,
