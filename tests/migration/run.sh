@@ -243,6 +243,9 @@ echo "== 7. bigint keys, partitioned chat_messages, no organizational_levels and
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS vital_bigint" -c "CREATE DATABASE vital_bigint" 2>/dev/null
 PGDATABASE=vital_bigint q -c "CREATE EXTENSION vital_tenancy" -f "$here/bigint_schema.sql" > /dev/null
 before=$(fingerprint vital_bigint)
+PGDATABASE=vital_bigint VITAL_ROLE_PREFIX=big "$vital/migrate.sh" apply 4 > "$work/bigint_4.log" 2>&1 && fail "phase 4 ran before phase 2"
+grep -q "\[ERROR\] public.chat_messages is not registered: apply phase 2 first" "$work/bigint_4.log" || { cat "$work/bigint_4.log"; fail "phase 4 before phase 2: the reason"; }
+[ "$before" = "$(fingerprint vital_bigint)" ] || fail "the refused phase 4 changed the database"
 PGDATABASE=vital_bigint VITAL_ROLE_PREFIX=big "$vital/migrate.sh" apply all > "$work/bigint.log" 2>&1 \
     || { cat "$work/bigint.log"; fail "apply all on the bigint database"; }
 grep -q "\[warn\] data/personas.csv: column level_id is not in public.personas: ignored" "$work/bigint.log" || fail "bigint: the ignored column"
