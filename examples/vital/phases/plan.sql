@@ -18,8 +18,10 @@ SET client_min_messages = warning;
 CREATE TEMP TABLE IF NOT EXISTS vital_plan (seq int, phase text, status text, item text);
 TRUNCATE vital_plan;
 RESET client_min_messages;
+SET client_min_messages = error;  -- Citus warns that it does not propagate temporary functions
 CREATE OR REPLACE FUNCTION pg_temp.vital_plan_add(phase text, status text, item text) RETURNS void
 LANGUAGE sql AS $$ INSERT INTO vital_plan SELECT coalesce(max(seq), 0) + 1, $1, $2, $3 FROM vital_plan $$;
+RESET client_min_messages;
 
 BEGIN TRANSACTION READ ONLY;
 
