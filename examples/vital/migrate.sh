@@ -54,6 +54,22 @@ run_plan() {
          -v phases="${2:-1 2 3 4}" < plan.sql)
 }
 
+# check_pg_dump: the backup's pg_dump and pg_restore exist and are not older than the server
+# (pg_dump refuses a newer server); one preflight line.
+check_pg_dump() {
+    local server dump
+    server=$(psql -X -q -At -c "SELECT current_setting('server_version_num')::int / 10000")
+    dump=$(pg_dump --version 2>/dev/null | sed -n 's/^pg_dump (PostgreSQL) \([0-9]*\).*/\1/p')
+    if [ -z "$dump" ] || ! command -v pg_restore >/dev/null; then
+        echo "backup   [ERROR] pg_dump or pg_restore is not on PATH: the backup before phase 1 cannot be made"
+        return 1
+    elif [ "$dump" -lt "$server" ]; then
+        echo "backup   [ERROR] pg_dump $dump is older than the server ($server): put PostgreSQL $server's bin directory first on PATH"
+        return 1
+    fi
+    echo "backup   [ok]   pg_dump $dump for PostgreSQL $server; backups go to $backup_dir"
+}
+
 app_roles() {  # the three app role names of this prefix
     echo "${1}_app_platform ${1}_app_dhs ${1}_app_pharma"
 }
@@ -228,7 +244,9 @@ case "$action" in
         ;;
     plan)
         echo "== preflight of database $(current_db) (data: $VITAL_DATA_DIR, app roles: ${prefix}_app_*)"
+        check_pg_dump || plan_failed=1
         run_plan "${2:-all}" || exit 1
+        [ -z "${plan_failed:-}" ] || exit 1
         ;;
     apply|verify|rollback)
         phase=${2:?$usage}
@@ -236,6 +254,9 @@ case "$action" in
         phases=$(phases_for "$action" "$phase")
         if [ "$action" = apply ]; then
             echo "== preflight of database $(current_db)"
+            case "$phase" in
+                all|1) [ "${VITAL_SKIP_BACKUP:-}" = 1 ] || check_pg_dump || die "apply refused: no usable pg_dump for the backup; nothing was changed" ;;
+            esac
             run_plan "$tenant" "$phases" || die "apply refused: the preflight found errors (above); nothing was changed"
             # A verified backup before phase 1 changes anything.
             case "$phase" in all|1) [ "${VITAL_SKIP_BACKUP:-}" = 1 ] || do_backup ;; esac
