@@ -239,7 +239,8 @@ case "$action" in
     data-headers)  # for phases/data.sql: "file<TAB>header" of every CSV file of the data directory
         for f in "$VITAL_DATA_DIR"/*.csv; do
             [ -f "$f" ] || continue
-            printf '%s\t%s\n' "$(basename "$f")" "$(head -n 1 "$f" | tr -d '\r\t\\')"
+            # Without a spreadsheet's byte order mark, carriage return, tabs and backslashes.
+            printf '%s\t%s\n' "$(basename "$f")" "$(head -n 1 "$f" | sed '1s/^\xEF\xBB\xBF//' | tr -d '\r\t\\')"
         done
         ;;
     plan)
