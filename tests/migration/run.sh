@@ -10,7 +10,8 @@
 #  6. the issue's database (personas.title NOT NULL, no description): plan and apply refuse and
 #     change nothing; bad data files are named by the preflight; with a title column in the
 #     data, the migration runs and rolls back;
-#  7. an independently written database: bigint keys, partitioned chat_messages, missing tables.
+#  7. an independently written database: bigint keys, partitioned chat_messages, missing tables;
+#     a failure in phase 4 that no preflight sees (a refusing trigger) leaves nothing behind.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 vital="$here/../../examples/vital"
@@ -242,6 +243,16 @@ PGDATABASE=vital_title VITAL_ROLE_PREFIX=title VITAL_DATA_DIR="$work/title_data"
 echo "== 7. bigint keys, partitioned chat_messages, no organizational_levels and no knowledge"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS vital_bigint" -c "CREATE DATABASE vital_bigint" 2>/dev/null
 PGDATABASE=vital_bigint q -c "CREATE EXTENSION vital_tenancy" -f "$here/bigint_schema.sql" > /dev/null
+# A failure no preflight can see (the DBA's trigger refuses the chat history): apply all stops in
+# phase 4 and leaves nothing of phases 1-4 behind.
+PGDATABASE=vital_bigint q -c "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \$\$BEGIN RAISE EXCEPTION 'no new messages today'; END\$\$" \
+    -c "CREATE TRIGGER refuse BEFORE INSERT ON chat_messages FOR EACH ROW EXECUTE FUNCTION refuse()"
+before=$(fingerprint vital_bigint)
+PGDATABASE=vital_bigint VITAL_ROLE_PREFIX=big "$vital/migrate.sh" apply all > "$work/bigint_refused.log" 2>&1 && fail "apply all passed through the refusing trigger"
+grep -q "no new messages today" "$work/bigint_refused.log" || { cat "$work/bigint_refused.log"; fail "the trigger's error"; }
+[ "$before" = "$(fingerprint vital_bigint)" ] || fail "a failed apply all left changes behind"
+[ "$(q -d postgres -c "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'big\_app\_%'")" = 0 ] || fail "a failed apply all left app roles"
+PGDATABASE=vital_bigint q -c "DROP TRIGGER refuse ON chat_messages" -c "DROP FUNCTION refuse()"
 before=$(fingerprint vital_bigint)
 PGDATABASE=vital_bigint VITAL_ROLE_PREFIX=big "$vital/migrate.sh" apply 4 > "$work/bigint_4.log" 2>&1 && fail "phase 4 ran before phase 2"
 grep -q "\[ERROR\] public.chat_messages is not registered: apply phase 2 first" "$work/bigint_4.log" || { cat "$work/bigint_4.log"; fail "phase 4 before phase 2: the reason"; }
