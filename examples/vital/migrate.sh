@@ -268,7 +268,8 @@ case "$action" in
             [ "$action" = apply ] && files+=("$p-verify.sql")
         done
         echo "== phases $phases: $action"
-        run_sql "$tenant" "${files[@]}"
+        run_sql "$tenant" "${files[@]}" \
+            || die "$action of phases $phases failed (the error is above): its transaction rolled back, nothing of it was changed"
         ;;
     backup) do_backup ;;
     restore-backup) do_restore "${2:-}" "${3:-}" ;;
