@@ -310,7 +310,10 @@ BEGIN
                                                                            c.file, r.row_no, c.header_col, r.v, c.coltype, SQLERRM));
                     END;
                 ELSE
-                    EXECUTE format('SELECT EXISTS (SELECT FROM %s x WHERE (x.%I)::text = $1)', c.ref_table::regclass, c.label) INTO has_col USING r.v;
+                    -- Among the rows the tenant will see: its own and the platform's.
+                    EXECUTE format('SELECT EXISTS (SELECT FROM %s x WHERE (x.%I)::text = $1%s)', c.ref_table::regclass, c.label,
+                                   CASE WHEN c.ref_tenant THEN ' AND x.tenant_id IN (vital.platform_tenant(), (SELECT id FROM vital.tenants WHERE slug = $2))' ELSE '' END)
+                       INTO has_col USING r.v, (SELECT d.data ->> 'tenant' FROM vital_data d WHERE d.file = c.file AND d.row_no = r.row_no);
                     IF NOT has_col AND NOT EXISTS (
                         SELECT FROM vital_data_files rf JOIN vital_data rd ON rd.file = rf.file
                          WHERE to_regclass(rf.target) = c.ref_table::regclass
