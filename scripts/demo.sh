@@ -46,13 +46,19 @@ else
     psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -c "CREATE DATABASE vital"
 fi
 export PGHOST=127.0.0.1 PGPORT=$PORT PGUSER=postgres PGDATABASE=vital
+export VITAL_BACKUP_DIR="$CLUSTER/backups"   # migrate.sh's backup before phase 1
 
 say "loading the pre-migration VITAL database (single-tenant: no tenant_id anywhere)"
 psql -X -q -v ON_ERROR_STOP=1 -c "CREATE EXTENSION vital_tenancy" \
      -f examples/vital/schema.sql -f examples/vital/seed.sql
 psql -X -q -At -f examples/vital/fingerprint.sql | tee "$CLUSTER/fingerprint-before.txt"
 
-say "the migration, phase by phase (each phase is applied, then verified)"
+if [ "$CITUS" = no ]; then
+    say "a rehearsal on a copy: preflight, the four phases, their checks, rollback, fingerprints compared"
+    examples/vital/migrate.sh rehearse
+fi
+
+say "the migration: preflight, a verified backup, then the four phases (each applied, then verified)"
 examples/vital/migrate.sh apply all
 
 if [ "$CITUS" = yes ]; then
@@ -95,5 +101,7 @@ The migrated database is still running.
                               examples/vital/migrate.sh rollback all
   compare with the start:     psql -h 127.0.0.1 -p $PORT -U postgres -At -f examples/vital/fingerprint.sql vital
                               (before: $CLUSTER/fingerprint-before.txt)
+  last resort, the backup:    PGHOST=127.0.0.1 PGPORT=$PORT PGUSER=postgres PGDATABASE=vital VITAL_BACKUP_DIR=$CLUSTER/backups \\
+                              examples/vital/migrate.sh restore-backup     (recorded in $CLUSTER/backups/backups.tsv)
   stop the cluster:           runuser -u postgres -- $PG_BIN/pg_ctl -D $CLUSTER/data stop
 MSG

@@ -120,7 +120,7 @@ VITAL_TEST_DSN="host=127.0.0.1 port=$PORT user=postgres dbname=postgres" VITAL_T
     cargo test --features "pg15 pg_test" --test attacks --test privilege --test side_channels \
         --test invariants --test registered_tables --test roles --test moves -- --ignored --test-threads=4
 
-say "the VITAL migration: apply, tenant views, rollback, fingerprints, a differently-shaped database"
+say "the VITAL migration: plan, apply, tenant views, rollback, fingerprints, backup and restore-backup, rehearse, three differently-shaped databases"
 PGHOST=127.0.0.1 PGPORT="$PORT" PGUSER=postgres tests/migration/run.sh
 
 stop_pgbouncer "$POOLER_DIR"
