@@ -43,7 +43,7 @@ start_citus_cluster >/dev/null
 citus_create_database pages >/dev/null
 
 load() {   # PORT: the migrated VITAL database, grown
-    PGHOST=127.0.0.1 PGPORT=$1 PGUSER=postgres PGDATABASE=pages bash -c '
+    PGHOST=127.0.0.1 PGPORT=$1 PGUSER=postgres PGDATABASE=pages VITAL_SKIP_BACKUP=1 bash -c '
         psql -X -q -v ON_ERROR_STOP=1 -c "CREATE EXTENSION vital_tenancy" -f examples/vital/schema.sql -f examples/vital/seed.sql &&
         examples/vital/migrate.sh apply all > /tmp/vital_bench_citus_migrate.log 2>&1 ' ||
         { tail -20 /tmp/vital_bench_citus_migrate.log; exit 1; }

@@ -133,7 +133,7 @@ echo "| 4. set_tenant's share of a pooled one-row-read transaction ($st_us us of
 # -- 5. page latency on the migrated VITAL database -----------------------------------------
 say "bench data: the VITAL database, migrated, grown to $MESSAGES chat messages"
 "${PSQL[@]}" -d pages -c "CREATE EXTENSION vital_tenancy" -f examples/vital/schema.sql -f examples/vital/seed.sql
-PGDATABASE=pages VITAL_ROLE_PREFIX=vital examples/vital/migrate.sh apply all > "$NOTES.migrate" 2>&1 ||
+PGDATABASE=pages VITAL_ROLE_PREFIX=vital VITAL_SKIP_BACKUP=1 examples/vital/migrate.sh apply all > "$NOTES.migrate" 2>&1 ||
     { cat "$NOTES.migrate"; exit 1; }
 "${PSQL[@]}" -d pages -v sessions="$SESSIONS" -v messages="$MESSAGES" -v knowledge="$KNOWLEDGE" \
     -f bench/pages_setup.sql

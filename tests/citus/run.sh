@@ -34,6 +34,8 @@ psql -X -q -v ON_ERROR_STOP=1 -c "CREATE EXTENSION vital_tenancy" \
      -f examples/vital/schema.sql -f examples/vital/seed.sql >/dev/null
 
 say "Citus: the VITAL migration on the coordinator"
+# The backup before phase 1 goes to scratch space, not the home directory.
+export VITAL_BACKUP_DIR=/tmp/vital_citus_backups
 examples/vital/migrate.sh apply all > /tmp/vital_citus_migrate.log 2>&1 \
     || { tail -30 /tmp/vital_citus_migrate.log; exit 1; }
 # The fingerprint, and its lines (to show what differs if it does).
